@@ -1,0 +1,131 @@
+# ngx_http_provider_gate_module: build, test and demo.
+#
+#   make            build build/ngx_http_provider_gate_module.so
+#   make test       install what is missing, build, run every test
+#   make demo       install what is missing, build, run nginx with a mock
+#
+# NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
+# default.  It is copied into build/, so the tree itself is never written.
+
+SHELL        := /bin/bash
+
+NGINX_SRC    ?= /usr/share/nginx/src
+NGINX_BIN    ?= /usr/sbin/nginx
+ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+
+BUILD        := build
+TREE         := $(BUILD)/nginx
+MODULE       := $(BUILD)/ngx_http_provider_gate_module.so
+SOURCES      := $(wildcard src/*.c src/*.h)
+
+UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
+                -fsanitize=address,undefined -fno-omit-frame-pointer
+UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_json
+
+DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
+                libpcre2-dev pkg-config gcc make libtest-base-perl \
+                libhttp-message-perl libnginx-mod-http-echo
+
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps test unit t demo clean
+
+all: $(MODULE)
+
+deps:
+	@missing=; \
+	for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# configure once per source tree and whenever "config" changes; the
+# module's own objects are then rebuilt by nginx's Makefile as needed
+
+$(TREE)/.configured: config $(BUILD)/.nginx-src
+	rm -rf $(TREE)
+	mkdir -p $(TREE)
+	cp -R "$$(cat $(BUILD)/.nginx-src)"/. $(TREE)/
+	cd $(TREE) && \
+	if [ -f conf_flags ]; then . ./conf_flags; fi; \
+	if [ -x configure ]; then conf=./configure; else conf=auto/configure; fi; \
+	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat \
+	    --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 || \
+	    { tail -20 ../configure.log; exit 1; }
+	touch $@
+
+# remembers which NGINX_SRC the tree came from
+$(BUILD)/.nginx-src: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(NGINX_SRC)" | cmp -s - $@ || echo "$(NGINX_SRC)" > $@
+
+$(MODULE): $(TREE)/.configured $(SOURCES)
+	$(MAKE) -s -C $(TREE) -f objs/Makefile modules
+	cp $(TREE)/objs/ngx_http_provider_gate_module.so $@
+
+FORCE:
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "$$t"; $$t || exit 1; done
+
+$(BUILD)/unit/test_calc: t/unit/test_calc.c src/ngx_http_provider_gate_calc.c \
+                         src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
+
+$(BUILD)/unit/test_json: t/unit/test_json.c src/ngx_http_provider_gate_json.c \
+                         src/ngx_http_provider_gate_calc.c \
+                         src/ngx_http_provider_gate_json.h \
+                         src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
+
+# the .t files run under a system Test::Nginx when there is one, under
+# the bundled runner in t/lib otherwise
+
+t: $(MODULE)
+	@if perl -MTest::Nginx::Socket -e1 2>/dev/null; then inc=; \
+	else inc="-I t/lib"; fi; \
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(CURDIR)/$(MODULE) $(ECHO_MODULE)" \
+	prove $$inc -r t/
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory t
+
+# the demo: conf.example with its mock provider, in the foreground
+
+DEMO         := $(BUILD)/demo
+DEMO_BALANCE := $(DEMO)/html/kie-balance.json
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(DEMO)/conf $(DEMO)/logs $(DEMO)/html $(DEMO)/modules
+	@cp conf.example $(DEMO)/conf/nginx.conf
+	@cp $(MODULE) $(DEMO)/modules/
+	@echo '{"code":200,"msg":"success","data":225}' > $(DEMO_BALANCE)
+	@echo
+	@echo "nginx with ngx_http_provider_gate_module on 127.0.0.1:8480"
+	@echo "(mock KIE.ai balance: 225 credits, polled every 2s; Ctrl-C stops)"
+	@echo
+	@echo "  curl -i localhost:8480/api/v1/generate-video     # costs 135"
+	@echo "  echo '{\"code\":200,\"msg\":\"success\",\"data\":100}' > $(DEMO_BALANCE)"
+	@echo "  curl -i localhost:8480/api/v1/generate-video     # 503 after a poll"
+	@echo "  echo '{\"code\":200,\"msg\":\"success\",\"data\":10000}' > $(DEMO_BALANCE)"
+	@echo "  curl -i localhost:8480/api/v1/generate-video     # open again"
+	@echo "  tail -f $(DEMO)/logs/access.log                  # \$$provider_gate_*"
+	@echo
+	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \
+	    -c conf/nginx.conf -g 'daemon off; error_log stderr notice;'
+
+clean:
+	rm -rf $(BUILD) t/servroot

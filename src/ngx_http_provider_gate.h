@@ -1,0 +1,193 @@
+
+/*
+ * Copyright (C) provider-gate developers
+ */
+
+
+#ifndef _NGX_HTTP_PROVIDER_GATE_H_INCLUDED_
+#define _NGX_HTTP_PROVIDER_GATE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_provider_gate_calc.h"
+#include "ngx_http_provider_gate_json.h"
+
+
+#if (NGX_PTR_SIZE < 8)
+/* amounts and wall-clock milliseconds live in one ngx_atomic_t each */
+#error ngx_http_provider_gate_module needs a 64-bit platform
+#endif
+
+
+#define NGX_HTTP_PROVIDER_GATE_AUTH_NONE     0
+#define NGX_HTTP_PROVIDER_GATE_AUTH_BEARER   1
+#define NGX_HTTP_PROVIDER_GATE_AUTH_HEADER   2
+#define NGX_HTTP_PROVIDER_GATE_AUTH_QUERY    3
+
+#define NGX_HTTP_PROVIDER_GATE_ERR_LEN       128
+
+/* gates in one location: a bit each in the admission's refund mask */
+#define NGX_HTTP_PROVIDER_GATE_MAX_GATES     32
+
+
+/*
+ * One record per provider in the shared zone.  The fields read on the
+ * request path (state, avail, fresh_until, next_poll) are single machine
+ * words, written whole and read without the lock; everything else is
+ * read and written under the zone mutex.
+ */
+typedef struct {
+    ngx_queue_t                    queue;
+
+    ngx_atomic_t                   state;         /* PG_STATE_* */
+    ngx_atomic_t                   avail;         /* balance - debited */
+    ngx_atomic_t                   fresh_until;   /* ms; stale after it */
+    ngx_atomic_t                   next_poll;     /* ms */
+
+    ngx_atomic_t                   passed;
+    ngx_atomic_t                   blocked;
+    ngx_atomic_t                   polls;
+    ngx_atomic_t                   poll_errors;
+
+    pg_amount_t                    balance;       /* last good answer */
+    uint64_t                       last_ok;       /* ms, 0: never */
+    uint64_t                       last_error_time;
+    uint64_t                       lease_expire;  /* ms */
+    ngx_pid_t                      lease_pid;
+    ngx_uint_t                     failures;
+    ngx_uint_t                     error_code;    /* of the last logged */
+    ngx_uint_t                     dropped;       /* generation, 0: live */
+    unsigned                       stale_logged:1;
+
+    u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
+    size_t                         last_error_len;
+
+    size_t                         name_len;
+    u_char                         name[1];
+} ngx_http_provider_gate_node_t;
+
+
+typedef struct {
+    ngx_queue_t                    records;
+    ngx_uint_t                     generation;
+} ngx_http_provider_gate_shctx_t;
+
+
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      file;          /* where it was defined */
+    ngx_uint_t                     line;
+
+    ngx_str_t                      preset;
+    ngx_str_t                      url;
+    ngx_str_t                      method;
+    ngx_str_t                      body;
+    ngx_uint_t                     auth;
+    ngx_str_t                      auth_name;
+    ngx_str_t                      auth_prefix;
+    ngx_str_t                      credential;    /* the secret itself */
+    ngx_array_t                   *headers;       /* ngx_str_t "N: v" */
+    pg_json_balance_t             *balance;
+    pg_json_cond_t                *envelope;
+
+    ngx_msec_t                     interval;
+    ngx_msec_t                     interval_low;
+    ngx_msec_t                     interval_exhausted;
+    ngx_msec_t                     timeout;
+    ngx_msec_t                     stale_after;
+    ngx_uint_t                     jitter;        /* percent */
+    size_t                         max_body;
+    ngx_uint_t                     on_unknown;    /* 1: closed */
+    ngx_flag_t                     tls_verify;
+    ngx_str_t                      ca_file;
+
+    pg_amount_t                    reserve;
+    pg_amount_t                    low_below;
+    pg_amount_t                    resume_above;
+    pg_amount_t                    min_cost;
+    pg_amount_t                    max_cost;
+    pg_thresholds_t                thresholds;
+
+    ngx_http_provider_gate_node_t *node;
+    void                          *poll;          /* in flight here */
+} ngx_http_provider_gate_provider_t;
+
+
+typedef struct {
+    ngx_http_provider_gate_provider_t  *provider;
+    ngx_str_t                           name;
+    pg_amount_t                         cost;
+    ngx_int_t                           cost_index;  /* NGX_ERROR: fixed */
+    ngx_str_t                           file;
+    ngx_uint_t                          line;
+} ngx_http_provider_gate_gate_t;
+
+
+typedef struct {
+    ngx_array_t                    providers;    /* provider_t * */
+    ngx_array_t                    gates;        /* gate_t * to resolve */
+    ngx_shm_zone_t                *shm_zone;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_provider_gate_shctx_t *sh;
+    ngx_int_t                      status_index;
+    ngx_int_t                      provider_index;
+} ngx_http_provider_gate_main_conf_t;
+
+
+typedef struct {
+    ngx_array_t                   *gates;        /* gate_t */
+    ngx_array_t                   *bypass;       /* variable indexes */
+    ngx_uint_t                     status_code;
+    ngx_http_complex_value_t      *message;
+    ngx_flag_t                     dry_run;
+} ngx_http_provider_gate_loc_conf_t;
+
+
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      url;
+    ngx_str_t                      method;
+    ngx_uint_t                     auth;
+    ngx_str_t                      auth_name;
+    ngx_str_t                      auth_prefix;
+    ngx_str_t                      balance;
+    ngx_str_t                      envelope;
+} ngx_http_provider_gate_preset_t;
+
+
+extern ngx_module_t  ngx_http_provider_gate_module;
+
+
+/* shm.c */
+ngx_int_t ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+uint64_t ngx_http_provider_gate_now(void);
+ngx_int_t ngx_http_provider_gate_claim(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t now);
+void ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p);
+void ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t error,
+    pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log);
+ngx_int_t ngx_http_provider_gate_take(ngx_http_provider_gate_provider_t *p,
+    pg_amount_t cost, uint64_t now);
+void ngx_http_provider_gate_refund(ngx_http_provider_gate_provider_t *p,
+    pg_amount_t cost);
+
+/* fetch.c */
+ngx_int_t ngx_http_provider_gate_init_fetch(ngx_cycle_t *cycle);
+void ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle);
+
+/* access.c */
+ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
+
+/* presets.c */
+ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
+    ngx_str_t *name);
+
+
+#endif /* _NGX_HTTP_PROVIDER_GATE_H_INCLUDED_ */

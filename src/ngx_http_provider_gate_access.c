@@ -1,0 +1,413 @@
+
+/*
+ * Copyright (C) provider-gate developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_provider_gate.h"
+
+
+#define NGX_HTTP_PROVIDER_GATE_PASSED    0
+#define NGX_HTTP_PROVIDER_GATE_BLOCKED   1
+#define NGX_HTTP_PROVIDER_GATE_DRY_RUN   2
+#define NGX_HTTP_PROVIDER_GATE_BYPASSED  3
+
+
+static ngx_uint_t ngx_http_provider_gate_bypassed(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf);
+static pg_amount_t ngx_http_provider_gate_cost(ngx_http_request_t *r,
+    ngx_http_provider_gate_gate_t *g);
+static void ngx_http_provider_gate_set_result(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf, ngx_uint_t result,
+    ngx_http_provider_gate_provider_t *p);
+static void ngx_http_provider_gate_log_block(ngx_http_request_t *r,
+    ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
+    ngx_uint_t dry_run, uint64_t now);
+static ngx_int_t ngx_http_provider_gate_deny(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t now);
+static ngx_uint_t ngx_http_provider_gate_wants_json(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_provider_gate_results[] = {
+    ngx_string("PASSED"),
+    ngx_string("BLOCKED"),
+    ngx_string("DRY_RUN"),
+    ngx_string("BYPASSED")
+};
+
+
+/* the friendly answer: what goes before and after the message */
+
+static ngx_str_t  ngx_http_provider_gate_json_body[] = {
+    ngx_string("{\"error\":\"temporarily_unavailable\",\"message\":\""),
+    ngx_string("\"}\n")
+};
+
+
+static ngx_str_t  ngx_http_provider_gate_html_body[] = {
+    ngx_string("<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">"
+               "<title>Temporarily unavailable</title></head>\n<body>\n"
+               "<h1>Temporarily unavailable</h1>\n<p>"),
+    ngx_string("</p>\n</body>\n</html>\n")
+};
+
+
+static ngx_str_t  ngx_http_provider_gate_default_message =
+    ngx_string("This feature is temporarily unavailable. Please try again "
+               "in a few minutes. You have not been charged.");
+
+
+/*
+ * The request path.  It reads the cached state in shared memory without
+ * the lock and allocates nothing unless it blocks.  Passing returns
+ * NGX_DECLINED rather than NGX_OK: the gate is not an authorization, and
+ * under "satisfy any" NGX_OK would skip allow/deny and auth_basic.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
+{
+    uint32_t                             debited;
+    uint64_t                             now;
+    ngx_int_t                            rc;
+    ngx_uint_t                           i, n;
+    pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
+    ngx_http_provider_gate_gate_t      **gates;
+    ngx_http_provider_gate_loc_conf_t   *plcf;
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    plcf = ngx_http_get_module_loc_conf(r, ngx_http_provider_gate_module);
+
+    if (plcf->gates == NULL || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
+
+    /* decided already, before an internal redirect */
+
+    if (r->variables[pmcf->status_index].valid) {
+        return NGX_DECLINED;
+    }
+
+    if (plcf->bypass && ngx_http_provider_gate_bypassed(r, plcf)) {
+        ngx_http_provider_gate_set_result(r, pmcf,
+                                          NGX_HTTP_PROVIDER_GATE_BYPASSED,
+                                          NULL);
+        return NGX_DECLINED;
+    }
+
+    now = ngx_http_provider_gate_now();
+
+    gates = plcf->gates->elts;
+    n = plcf->gates->nelts;
+    debited = 0;
+
+    for (i = 0; i < n; i++) {
+        cost[i] = (gates[i]->cost_index == NGX_ERROR)
+                  ? gates[i]->cost : ngx_http_provider_gate_cost(r, gates[i]);
+
+        rc = ngx_http_provider_gate_take(gates[i]->provider, cost[i], now);
+
+        if (rc == NGX_DECLINED) {
+            break;
+        }
+
+        if (rc == NGX_OK) {
+            debited |= (uint32_t) 1 << i;
+        }
+    }
+
+    if (i == n) {
+        for (i = 0; i < n; i++) {
+            (void) ngx_atomic_fetch_add(&gates[i]->provider->node->passed, 1);
+        }
+
+        ngx_http_provider_gate_set_result(r, pmcf,
+                                          NGX_HTTP_PROVIDER_GATE_PASSED,
+                                          NULL);
+        return NGX_DECLINED;
+    }
+
+    /* every provider must be able to pay: give back what was taken */
+
+    for (n = 0; n < i; n++) {
+        if (debited & ((uint32_t) 1 << n)) {
+            ngx_http_provider_gate_refund(gates[n]->provider, cost[n]);
+        }
+    }
+
+    ngx_http_provider_gate_log_block(r, gates[i]->provider, cost[i],
+                                     plcf->dry_run, now);
+
+    if (plcf->dry_run) {
+        ngx_http_provider_gate_set_result(r, pmcf,
+                                          NGX_HTTP_PROVIDER_GATE_DRY_RUN,
+                                          gates[i]->provider);
+        return NGX_DECLINED;
+    }
+
+    (void) ngx_atomic_fetch_add(&gates[i]->provider->node->blocked, 1);
+
+    ngx_http_provider_gate_set_result(r, pmcf, NGX_HTTP_PROVIDER_GATE_BLOCKED,
+                                      gates[i]->provider);
+
+    return ngx_http_provider_gate_deny(r, plcf, gates[i]->provider, now);
+}
+
+
+static ngx_uint_t
+ngx_http_provider_gate_bypassed(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf)
+{
+    ngx_int_t                  *index;
+    ngx_uint_t                  i;
+    ngx_http_variable_value_t  *vv;
+
+    index = plcf->bypass->elts;
+
+    for (i = 0; i < plcf->bypass->nelts; i++) {
+        vv = ngx_http_get_indexed_variable(r, index[i]);
+
+        if (vv == NULL || vv->not_found || vv->len == 0) {
+            continue;
+        }
+
+        if (vv->len == 1 && vv->data[0] == '0') {
+            continue;
+        }
+
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * A cost that is not a non-negative number (a map without a default, a
+ * client-supplied value) costs the most this provider's routes cost.
+ */
+
+static pg_amount_t
+ngx_http_provider_gate_cost(ngx_http_request_t *r,
+    ngx_http_provider_gate_gate_t *g)
+{
+    pg_amount_t                 cost;
+    ngx_http_variable_value_t  *vv;
+
+    vv = ngx_http_get_indexed_variable(r, g->cost_index);
+
+    if (vv && !vv->not_found
+        && pg_amount_parse((char *) vv->data, vv->len, &cost) == 0
+        && cost >= 0)
+    {
+        return cost;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "provider_gate: cost \"%v\" for provider \"%V\" is not a "
+                  "non-negative number, using the largest configured cost",
+                  (vv && !vv->not_found) ? vv : &ngx_http_variable_null_value,
+                  &g->name);
+
+    return g->provider->max_cost;
+}
+
+
+/*
+ * Results go straight into r->variables[]: no allocation, and they
+ * survive an internal redirect to an error_page.
+ */
+
+static void
+ngx_http_provider_gate_set_result(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf, ngx_uint_t result,
+    ngx_http_provider_gate_provider_t *p)
+{
+    ngx_http_variable_value_t  *vv;
+
+    vv = &r->variables[pmcf->status_index];
+
+    vv->len = ngx_http_provider_gate_results[result].len;
+    vv->data = ngx_http_provider_gate_results[result].data;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+
+    if (p == NULL) {
+        return;
+    }
+
+    vv = &r->variables[pmcf->provider_index];
+
+    vv->len = p->name.len;
+    vv->data = p->name.data;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+}
+
+
+static void
+ngx_http_provider_gate_log_block(ngx_http_request_t *r,
+    ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
+    ngx_uint_t dry_run, uint64_t now)
+{
+    char                            c[PG_AMOUNT_LEN];
+    ngx_uint_t                      level;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+    level = dry_run ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    pg_amount_format(c, sizeof(c), cost);
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "provider_gate: %s by provider \"%V\" (state %s%s, "
+                  "cost %s)", dry_run ? "dry run, would block" : "blocked",
+                  &p->name, pg_state_name(node->state),
+                  (node->state != PG_STATE_UNKNOWN && now >= node->fresh_until)
+                  ? ", stale" : "", c);
+}
+
+
+static ngx_int_t
+ngx_http_provider_gate_deny(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t now)
+{
+    u_char                    *last;
+    uint64_t                   next, wait;
+    uintptr_t                (*escape)(u_char *dst, u_char *src, size_t size);
+    ngx_int_t                  rc;
+    ngx_str_t                  text, type, *body;
+    ngx_uint_t                 i;
+    ngx_table_elt_t           *h;
+    ngx_http_err_page_t       *err_page;
+    ngx_http_complex_value_t   cv;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    /* the next poll is when the answer may change */
+
+    next = p->node->next_poll;
+    wait = (next > now) ? (next - now + 999) / 1000 : 1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%uL", wait) - h->value.data;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    /* an error_page for the status takes over the answer */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->error_pages) {
+        err_page = clcf->error_pages->elts;
+
+        for (i = 0; i < clcf->error_pages->nelts; i++) {
+            if (err_page[i].status == (ngx_int_t) plcf->status_code) {
+                return plcf->status_code;
+            }
+        }
+    }
+
+    if (plcf->message) {
+        if (ngx_http_complex_value(r, plcf->message, &text) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        text = ngx_http_provider_gate_default_message;
+    }
+
+    if (ngx_http_provider_gate_wants_json(r)) {
+        ngx_str_set(&type, "application/json");
+        body = ngx_http_provider_gate_json_body;
+        escape = ngx_escape_json;
+
+    } else {
+        ngx_str_set(&type, "text/html; charset=utf-8");
+        body = ngx_http_provider_gate_html_body;
+        escape = ngx_escape_html;
+    }
+
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    cv.value.len = body[0].len + text.len + escape(NULL, text.data, text.len)
+                   + body[1].len;
+
+    cv.value.data = ngx_pnalloc(r->pool, cv.value.len);
+    if (cv.value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_cpymem(cv.value.data, body[0].data, body[0].len);
+    last = (u_char *) escape(last, text.data, text.len);
+    last = ngx_cpymem(last, body[1].data, body[1].len);
+
+    cv.value.len = last - cv.value.data;
+
+    rc = ngx_http_send_response(r, plcf->status_code, &type, &cv);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/* JSON for clients that name a JSON type in Accept, HTML otherwise */
+
+static ngx_uint_t
+ngx_http_provider_gate_wants_json(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Accept") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1) == 0
+            && ngx_strlcasestrn(h[i].value.data,
+                                h[i].value.data + h[i].value.len,
+                                (u_char *) "json", sizeof("json") - 2)
+               != NULL)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
