@@ -74,9 +74,9 @@ static char *ngx_http_provider_gate_set_preset(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *value);
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
 static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *value);
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
 static ngx_int_t ngx_http_provider_gate_add_zone(ngx_conf_t *cf,
@@ -483,8 +483,10 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
 /*
  * Gates may name providers defined further down the http block, so names
  * are resolved once the block is read; each gate carries its own file:line
- * for the message.  Fixed costs give each provider its smallest and
- * largest cost (EXHAUSTED and resume_above depend on them).
+ * for the message.  Costs give each provider its smallest cost (below it,
+ * the provider is EXHAUSTED) and its largest (the default resume_above and
+ * the price of a request whose cost variable is not a number).  A cost
+ * from a variable may be anything, so it makes the smallest cost 0.
  */
 
 static ngx_int_t
@@ -524,11 +526,12 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
+        p = g->provider;
+
         if (g->cost_index != NGX_ERROR) {
+            p->min_cost = 0;
             continue;
         }
-
-        p = g->provider;
 
         if (p->min_cost < 0 || g->cost < p->min_cost) {
             p->min_cost = g->cost;
@@ -802,6 +805,21 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
     value = cf->args->elts;
     n = cf->args->nelts - 1;
+
+    /* as in "map" blocks: a provider's settings may live in their own file */
+
+    if (value[0].len == sizeof("include") - 1
+        && ngx_strcmp(value[0].data, "include") == 0)
+    {
+        if (n != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"include\" "
+                               "directive of provider \"%V\"", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_conf_include(cf, dummy, conf);
+    }
 
     for (cmd = ngx_http_provider_gate_provider_commands; cmd->name.len; cmd++) {
         if (cmd->name.len == value[0].len
@@ -1338,7 +1356,7 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         name.data = value[1].data + 4;
         name.len = value[1].len - 4;
 
-        rc = ngx_http_provider_gate_read_env(cf, &name, &p->credential);
+        rc = ngx_http_provider_gate_read_env(cf, p, &name);
 
     } else if (ngx_strncmp(value[1].data, "file:", 5) == 0
                && value[1].len > 5)
@@ -1346,7 +1364,7 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         name.data = value[1].data + 5;
         name.len = value[1].len - 5;
 
-        rc = ngx_http_provider_gate_read_file(cf, &name, &p->credential);
+        rc = ngx_http_provider_gate_read_file(cf, p, &name);
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1356,19 +1374,13 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (rc != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "in \"credential\" of provider \"%V\"", &p->name);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
 static ngx_int_t
-ngx_http_provider_gate_read_env(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *value)
+ngx_http_provider_gate_read_env(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
 {
     u_char           *v;
     ngx_str_t        *env;
@@ -1401,35 +1413,41 @@ ngx_http_provider_gate_read_env(ngx_conf_t *cf, ngx_str_t *name,
     }
 
     if (i == ccf->env.nelts) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "environment variable \"%V\" is not kept: add "
-                      "\"env %V;\" before the http block", name, name);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": environment "
+                           "variable \"%V\" is not kept, add \"env %V;\" "
+                           "before the http block", &p->name, name, name);
         return NGX_ERROR;
     }
 
     if (v == NULL || *v == '\0') {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "environment variable \"%V\" is not set or empty",
-                      name);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": environment "
+                           "variable \"%V\" is not set or empty",
+                           &p->name, name);
         return NGX_ERROR;
     }
 
-    value->len = ngx_strlen(v);
-    value->data = ngx_pstrdup(cf->pool, &(ngx_str_t) { value->len, v });
+    p->credential.len = ngx_strlen(v);
+    p->credential.data = ngx_pnalloc(cf->pool, p->credential.len);
+    if (p->credential.data == NULL) {
+        return NGX_ERROR;
+    }
 
-    return value->data ? NGX_OK : NGX_ERROR;
+    ngx_memcpy(p->credential.data, v, p->credential.len);
+
+    return NGX_OK;
 }
 
 
 static ngx_int_t
-ngx_http_provider_gate_read_file(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *value)
+ngx_http_provider_gate_read_file(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
 {
-    u_char           *buf;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         path;
-    ngx_file_info_t   fi;
+    u_char     *buf;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_str_t   path;
 
     path = *name;
 
@@ -1440,25 +1458,11 @@ ngx_http_provider_gate_read_file(ngx_conf_t *cf, ngx_str_t *name,
     fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      ngx_open_file_n " \"%V\" failed", &path);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "credential of provider \"%V\": "
+                           ngx_open_file_n " \"%V\" failed",
+                           &p->name, &path);
         return NGX_ERROR;
-    }
-
-    buf = NULL;
-    n = 0;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      ngx_fd_info_n " \"%V\" failed", &path);
-        goto done;
-    }
-
-    if (ngx_file_size(&fi) > NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "credential file \"%V\" is larger than %d bytes",
-                      &path, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX);
-        goto done;
     }
 
     buf = ngx_pnalloc(cf->pool, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
@@ -1466,11 +1470,23 @@ ngx_http_provider_gate_read_file(ngx_conf_t *cf, ngx_str_t *name,
         goto done;
     }
 
-    n = ngx_read_fd(fd, buf, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX);
+    /* one byte more than allowed tells a file that is too large */
+
+    n = ngx_read_fd(fd, buf, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
 
     if (n == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      ngx_read_fd_n " \"%V\" failed", &path);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "credential of provider \"%V\": "
+                           ngx_read_fd_n " \"%V\" failed", &p->name, &path);
+        buf = NULL;
+        goto done;
+    }
+
+    if (n > NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": file \"%V\" is "
+                           "larger than %d bytes", &p->name, &path,
+                           NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX);
         buf = NULL;
         goto done;
     }
@@ -1484,13 +1500,11 @@ ngx_http_provider_gate_read_file(ngx_conf_t *cf, ngx_str_t *name,
     }
 
     if (n == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "credential file \"%V\" is empty", &path);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": file \"%V\" is "
+                           "empty", &p->name, &path);
         buf = NULL;
-        goto done;
     }
-
-    buf[n] = '\0';
 
 done:
 
@@ -1503,8 +1517,8 @@ done:
         return NGX_ERROR;
     }
 
-    value->data = buf;
-    value->len = n;
+    p->credential.data = buf;
+    p->credential.len = n;
 
     return NGX_OK;
 }

@@ -1,0 +1,126 @@
+# With a master and four workers: the lease in shared memory lets exactly
+# one poll per provider be in flight, so the mock sees one poll per
+# interval, not four; and a burst of concurrent requests spread over the
+# workers never spends more than the balance.
+
+use Test::Nginx::Socket 'no_plan';
+
+$ENV{KIE_API_KEY} = 'sk-workers-0123456789';
+
+master_on();
+workers(4);
+no_shuffle();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: one poll per interval whatever the number of workers
+--- main_config
+env KIE_API_KEY;
+--- http_config
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    error_log    logs/mock-error.log warn;
+    access_log   logs/mock-access.log;
+
+    location = /credit {
+        default_type  application/json;
+        return 200 '{"code":200,"msg":"success","data":1000}';
+    }
+}
+
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    1s;
+    jitter      0;
+}
+--- config
+location = /sleep {
+    echo_sleep 4.6;
+    echo done;
+}
+location = /polls {
+    alias  logs/mock-access.log;
+}
+--- timeout: 10
+--- request eval
+["GET /sleep", "GET /polls"]
+--- response_body_like eval
+# about 5 polls in 4.6 s: a first one at start, then one a second; four
+# unleased workers would make about 20
+[qr/^done\n\z/, qr/^(?:[^\n]*"GET \/credit HTTP\/1\.1" 200[^\n]*\n){4,6}\z/]
+
+
+
+=== TEST 2: concurrent requests over four workers never overspend
+--- main_config
+env KIE_API_KEY;
+--- http_config
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    error_log    logs/mock-error.log warn;
+    access_log   off;
+
+    location = /credit {
+        default_type  application/json;
+        return 200 '{"code":200,"msg":"success","data":1000}';
+    }
+}
+
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    60s;
+    jitter      0;
+}
+--- config
+location = /gen {
+    provider_gate  kie cost=135;
+    error_page     503 =200 @blocked;
+    echo P;
+}
+location @blocked {
+    echo B;
+}
+location = /one {
+    internal;
+    proxy_pass  http://127.0.0.1:$TEST_NGINX_SERVER_PORT/gen;
+}
+location = /wait {
+    echo_sleep 1;
+    echo "$provider_gate_state_kie $provider_gate_balance_kie";
+}
+location = /burst {
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+    echo_location_async /one;
+}
+--- request eval
+["GET /wait", "GET /burst"]
+--- response_body_like eval
+# 1000 / 135: exactly seven of twenty pass
+[qr/^OK 1000\n\z/, qr/^(?:B\n)*(?:P\n(?:B\n)*){7}\z/]
+--- no_error_log
+[alert]
+[crit]
