@@ -161,6 +161,10 @@ typedef struct {
 extern ngx_module_t  ngx_http_provider_gate_module;
 
 
+/* provider.c */
+char *ngx_http_provider_gate_provider(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
 /* shm.c */
 ngx_int_t ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);

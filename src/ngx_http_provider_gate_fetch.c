@@ -72,6 +72,7 @@ static int ngx_http_provider_gate_timer(CURLM *multi, long timeout_ms,
     void *userp);
 static void ngx_http_provider_gate_event_handler(ngx_event_t *ev);
 static void ngx_http_provider_gate_timer_handler(ngx_event_t *ev);
+static void ngx_http_provider_gate_action(curl_socket_t fd, int mask);
 static void ngx_http_provider_gate_done(void);
 static void ngx_http_provider_gate_finish(
     ngx_http_provider_gate_poll_t *poll, CURLcode result, long status);
@@ -638,39 +639,32 @@ ngx_http_provider_gate_timer(CURLM *multi, long timeout_ms, void *userp)
 static void
 ngx_http_provider_gate_event_handler(ngx_event_t *ev)
 {
-    int                running;
-    CURLMcode          rc;
-    curl_socket_t      fd;
     ngx_connection_t  *c;
 
     c = ev->data;
-    fd = c->fd;
 
     /* c and ev may be freed by the socket callback during the call */
 
-    rc = curl_multi_socket_action(ngx_http_provider_gate_fetch.multi, fd,
-                                  ev->write ? CURL_CSELECT_OUT
-                                            : CURL_CSELECT_IN,
-                                  &running);
-
-    if (rc != CURLM_OK) {
-        ngx_http_provider_gate_multi_reset(ngx_cycle->log,
-                                           "curl_multi_socket_action", rc);
-        return;
-    }
-
-    ngx_http_provider_gate_done();
+    ngx_http_provider_gate_action(c->fd, ev->write ? CURL_CSELECT_OUT
+                                                   : CURL_CSELECT_IN);
 }
 
 
 static void
 ngx_http_provider_gate_timer_handler(ngx_event_t *ev)
 {
+    ngx_http_provider_gate_action(CURL_SOCKET_TIMEOUT, 0);
+}
+
+
+static void
+ngx_http_provider_gate_action(curl_socket_t fd, int mask)
+{
     int        running;
     CURLMcode  rc;
 
-    rc = curl_multi_socket_action(ngx_http_provider_gate_fetch.multi,
-                                  CURL_SOCKET_TIMEOUT, 0, &running);
+    rc = curl_multi_socket_action(ngx_http_provider_gate_fetch.multi, fd,
+                                  mask, &running);
 
     if (rc != CURLM_OK) {
         ngx_http_provider_gate_multi_reset(ngx_cycle->log,

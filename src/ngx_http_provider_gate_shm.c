@@ -172,8 +172,8 @@ ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
         }
     }
 
-    node = ngx_slab_calloc_locked(shpool,
-                              sizeof(ngx_http_provider_gate_node_t) + name->len);
+    node = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_provider_gate_node_t)
+                                          + name->len);
     if (node == NULL) {
         return NULL;
     }

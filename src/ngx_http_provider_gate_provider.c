@@ -1,0 +1,1156 @@
+
+/*
+ * Copyright (C) provider-gate developers
+ *
+ * The provider_gate_provider block: its own directive table, dispatched by
+ * ngx_http_provider_gate_provider_directive() so that every message names
+ * the provider, and the end of the block, where a preset fills what the
+ * operator left unset.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <curl/curl.h>
+
+#include "ngx_http_provider_gate.h"
+
+
+#define NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX  4096
+
+
+static char *ngx_http_provider_gate_provider_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p);
+static char *ngx_http_provider_gate_set_str(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_url(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_method(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_msec(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_size(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_flag(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_amount(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_jitter(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_auth(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_credential(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_balance(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_envelope(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_set_preset(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
+static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
+
+
+/*
+ * The directives of a provider_gate_provider block.  They are dispatched
+ * by ngx_http_provider_gate_provider_directive() with the provider as
+ * "conf", so "offset" points into ngx_http_provider_gate_provider_t.
+ */
+
+#define NGX_HTTP_PROVIDER_GATE_OFFSET(field)                                 \
+    offsetof(ngx_http_provider_gate_provider_t, field)
+
+static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
+
+    { ngx_string("preset"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_preset, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(preset), NULL },
+
+    { ngx_string("url"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_url, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(url), NULL },
+
+    { ngx_string("method"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_method, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(method), NULL },
+
+    { ngx_string("body"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_str, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(body), NULL },
+
+    { ngx_string("auth"), NGX_CONF_TAKE12,
+      ngx_http_provider_gate_set_auth, 0, 0, NULL },
+
+    { ngx_string("credential"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_credential, 0, 0, NULL },
+
+    { ngx_string("header"), NGX_CONF_TAKE2,
+      ngx_http_provider_gate_set_header, 0, 0, NULL },
+
+    { ngx_string("balance"), NGX_CONF_1MORE,
+      ngx_http_provider_gate_set_balance, 0, 0, NULL },
+
+    { ngx_string("envelope"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_envelope, 0, 0, NULL },
+
+    { ngx_string("interval"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_msec, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval), NULL },
+
+    { ngx_string("interval_low"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_msec, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low), NULL },
+
+    { ngx_string("interval_exhausted"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_msec, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted), NULL },
+
+    { ngx_string("jitter"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_jitter, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(jitter), NULL },
+
+    { ngx_string("timeout"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_msec, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(timeout), NULL },
+
+    { ngx_string("max_body"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_size, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(max_body), NULL },
+
+    { ngx_string("stale_after"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_msec, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after), NULL },
+
+    { ngx_string("on_unknown"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_on_unknown, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(on_unknown), NULL },
+
+    { ngx_string("reserve"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_amount, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(reserve), NULL },
+
+    { ngx_string("low_below"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_amount, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(low_below), NULL },
+
+    { ngx_string("resume_above"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_amount, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(resume_above), NULL },
+
+    { ngx_string("tls_verify"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_flag, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
+
+    { ngx_string("ca_file"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_set_str, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(ca_file), NULL },
+
+      ngx_null_command
+};
+
+
+char *
+ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_main_conf_t *pmcf = conf;
+
+    char                                *rv;
+    u_char                               c;
+    ngx_str_t                           *value;
+    ngx_uint_t                           i;
+    ngx_conf_t                           save;
+    ngx_http_provider_gate_provider_t   *p, **pp;
+
+    value = cf->args->elts;
+
+    pp = pmcf->providers.elts;
+
+    for (i = 0; i < pmcf->providers.nelts; i++) {
+        if (pp[i]->name.len == value[1].len
+            && ngx_strncmp(pp[i]->name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate provider \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the name becomes part of variable names and status labels */
+
+    for (i = 0; i < value[1].len; i++) {
+        c = ngx_tolower(value[1].data[i]);
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid provider name \"%V\", it may hold "
+                               "letters, digits, \"_\" and \"-\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_provider_gate_provider_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     p->url = { 0, NULL };
+     *     p->method = { 0, NULL };
+     *     p->body = { 0, NULL };
+     *     p->credential = { 0, NULL };
+     *     p->headers = NULL;
+     *     p->balance = NULL;
+     *     p->envelope = NULL;
+     *     p->ca_file = { 0, NULL };
+     *     p->node = NULL;
+     */
+
+    p->name = value[1];
+    p->file = cf->conf_file->file.name;
+    p->line = cf->conf_file->line;
+    p->auth = NGX_CONF_UNSET_UINT;
+    p->interval = NGX_CONF_UNSET_MSEC;
+    p->interval_low = NGX_CONF_UNSET_MSEC;
+    p->interval_exhausted = NGX_CONF_UNSET_MSEC;
+    p->timeout = NGX_CONF_UNSET_MSEC;
+    p->stale_after = NGX_CONF_UNSET_MSEC;
+    p->jitter = NGX_CONF_UNSET_UINT;
+    p->max_body = NGX_CONF_UNSET_SIZE;
+    p->on_unknown = NGX_CONF_UNSET_UINT;
+    p->tls_verify = NGX_CONF_UNSET;
+    p->reserve = NGX_CONF_UNSET;
+    p->low_below = NGX_CONF_UNSET;
+    p->resume_above = NGX_CONF_UNSET;
+
+    pp = ngx_array_push(&pmcf->providers);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = p;
+
+    save = *cf;
+    cf->handler = ngx_http_provider_gate_provider_directive;
+    cf->handler_conf = (char *) p;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_provider_gate_provider_done(cf, p);
+}
+
+
+static char *
+ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    static ngx_uint_t  argument_number[] = {
+        NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3,
+        NGX_CONF_TAKE4, NGX_CONF_TAKE5, NGX_CONF_TAKE6, NGX_CONF_TAKE7
+    };
+
+    char           *rv;
+    ngx_str_t      *value;
+    ngx_uint_t      n;
+    ngx_command_t  *cmd;
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    /* as in "map" blocks: a provider's settings may live in their own file */
+
+    if (value[0].len == sizeof("include") - 1
+        && ngx_strcmp(value[0].data, "include") == 0)
+    {
+        if (n != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"include\" "
+                               "directive of provider \"%V\"", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_conf_include(cf, dummy, conf);
+    }
+
+    for (cmd = ngx_http_provider_gate_provider_commands; cmd->name.len; cmd++) {
+        if (cmd->name.len == value[0].len
+            && ngx_strncmp(cmd->name.data, value[0].data, value[0].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown directive \"%V\" in provider \"%V\"",
+                           &value[0], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((cmd->type & NGX_CONF_1MORE) ? n < 1
+        : (n > 7 || !(cmd->type & argument_number[n])))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" directive "
+                           "of provider \"%V\"", &cmd->name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = cmd->set(cf, cmd, p);
+
+    if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+        return rv;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" directive %s in provider \"%V\"",
+                       &cmd->name, rv, &p->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The end of a provider block: a preset fills what the operator left
+ * unset, then the defaults that depend on other values are computed.
+ */
+
+static char *
+ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p)
+{
+    char                              err[128];
+    ngx_http_provider_gate_preset_t  *preset;
+
+    preset = NULL;
+
+    if (p->preset.len) {
+        preset = ngx_http_provider_gate_find_preset(&p->preset);
+    }
+
+    if (preset) {
+        if (p->url.len == 0) {
+            p->url = preset->url;
+        }
+
+        if (p->method.len == 0) {
+            p->method = preset->method;
+        }
+
+        if (p->auth == NGX_CONF_UNSET_UINT) {
+            p->auth = preset->auth;
+            p->auth_name = preset->auth_name;
+            p->auth_prefix = preset->auth_prefix;
+        }
+
+        if (p->balance == NULL && preset->balance.len) {
+            p->balance = ngx_palloc(cf->pool, sizeof(pg_json_balance_t));
+            if (p->balance == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (pg_json_balance_compile(p->balance,
+                                        (char *) preset->balance.data,
+                                        preset->balance.len, err,
+                                        sizeof(err))
+                != 0)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (p->envelope == NULL && preset->envelope.len) {
+            p->envelope = ngx_palloc(cf->pool, sizeof(pg_json_cond_t));
+            if (p->envelope == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (pg_json_cond_compile(p->envelope,
+                                     (char *) preset->envelope.data,
+                                     preset->envelope.len, err, sizeof(err))
+                != 0)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    if (p->url.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\" has neither \"url\" nor a "
+                           "\"preset\" with one", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->balance == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\" has neither \"balance\" nor a "
+                           "\"preset\" with one", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->auth == NGX_CONF_UNSET_UINT) {
+        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_BEARER;
+    }
+
+    if (p->auth != NGX_HTTP_PROVIDER_GATE_AUTH_NONE
+        && p->credential.data == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "provider \"%V\" has no \"credential\" "
+                           "(use \"auth none\" for a public endpoint)",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->method.len == 0) {
+        ngx_str_set(&p->method, "GET");
+    }
+
+    ngx_conf_init_msec_value(p->interval, 60000);
+    ngx_conf_init_msec_value(p->interval_low, p->interval / 4);
+    ngx_conf_init_msec_value(p->interval_exhausted, 10000);
+    ngx_conf_init_msec_value(p->timeout, 5000);
+    ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
+    ngx_conf_init_uint_value(p->jitter, 10);
+    ngx_conf_init_size_value(p->max_body, 64 * 1024);
+    ngx_conf_init_uint_value(p->on_unknown, 0);
+    ngx_conf_init_value(p->tls_verify, 1);
+    ngx_conf_init_value(p->reserve, 0);
+
+    if (p->interval_low == 0) {
+        p->interval_low = 1;
+    }
+
+    if (p->low_below != NGX_CONF_UNSET && p->low_below < p->reserve) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"low_below\" of provider \"%V\" is under its "
+                           "\"reserve\"", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "has an empty value";
+    }
+
+    *field = value[1];
+
+    if (cmd->offset == NGX_HTTP_PROVIDER_GATE_OFFSET(ca_file)
+        && ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    char       *rv, *host;
+    CURLU      *u;
+    ngx_str_t  *value;
+
+    rv = ngx_http_provider_gate_set_str(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    if (!(value[1].len > sizeof("http://") - 1
+          && (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0
+              || ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                 == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"url\" \"%V\" in provider \"%V\", "
+                           "it must start with http:// or https://",
+                           &value[1], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* libcurl wants a NUL-terminated string; conf words are terminated */
+
+    u = curl_url();
+    if (u == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    host = NULL;
+
+    if (curl_url_set(u, CURLUPART_URL, (char *) value[1].data, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+        || host == NULL || *host == '\0')
+    {
+        curl_free(host);
+        curl_url_cleanup(u);
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"url\" \"%V\" in provider \"%V\"",
+                           &value[1], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    curl_free(host);
+    curl_url_cleanup(u);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (!((value[1].len == 3
+           && ngx_strncmp(value[1].data, "GET", 3) == 0)
+          || (value[1].len == 4
+              && ngx_strncmp(value[1].data, "POST", 4) == 0)))
+    {
+        return "must be GET or POST";
+    }
+
+    return ngx_http_provider_gate_set_str(cf, cmd, conf);
+}
+
+
+static char *
+ngx_http_provider_gate_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_msec_t  *field;
+    ngx_str_t   *value;
+
+    field = (ngx_msec_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *field = ngx_parse_time(&value[1], 0);
+
+    if (*field == (ngx_msec_t) NGX_ERROR || *field == 0) {
+        return "has an invalid time value";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    size_t     *field;
+    ngx_str_t  *value;
+
+    field = (size_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *field = ngx_parse_size(&value[1]);
+
+    if (*field == (size_t) NGX_ERROR || *field == 0) {
+        return "has an invalid size";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_flag(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_flag_t  *field;
+    ngx_str_t   *value;
+
+    field = (ngx_flag_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcasecmp(value[1].data, (u_char *) "on") == 0) {
+        *field = 1;
+
+    } else if (ngx_strcasecmp(value[1].data, (u_char *) "off") == 0) {
+        *field = 0;
+
+    } else {
+        return "must be \"on\" or \"off\"";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t    *value;
+    pg_amount_t  *field;
+
+    field = (pg_amount_t *) (p + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (pg_amount_parse((char *) value[1].data, value[1].len, field) != 0) {
+        return "has an invalid number";
+    }
+
+    if (*field < 0) {
+        return "must not be negative";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    if (p->jitter != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    s = value[1];
+
+    if (s.len && s.data[s.len - 1] == '%') {
+        s.len--;
+    }
+
+    n = ngx_atoi(s.data, s.len);
+
+    if (n == NGX_ERROR || n > 50) {
+        return "must be a percentage from 0% to 50%";
+    }
+
+    p->jitter = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_str_t  *value;
+
+    if (p->on_unknown != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "open") == 0) {
+        p->on_unknown = 0;
+
+    } else if (ngx_strcmp(value[1].data, "closed") == 0) {
+        p->on_unknown = 1;
+
+    } else {
+        return "must be \"open\" or \"closed\"";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * auth bearer | none | header=NAME [prefix=TEXT] | query=NAME
+ */
+
+static char *
+ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_str_t  *value;
+
+    if (p->auth != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "bearer") == 0) {
+        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_BEARER;
+
+    } else if (ngx_strcmp(value[1].data, "none") == 0) {
+        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_NONE;
+
+    } else if (ngx_strncmp(value[1].data, "header=", 7) == 0
+               && value[1].len > 7)
+    {
+        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_HEADER;
+        p->auth_name.data = value[1].data + 7;
+        p->auth_name.len = value[1].len - 7;
+
+    } else if (ngx_strncmp(value[1].data, "query=", 6) == 0
+               && value[1].len > 6)
+    {
+        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_QUERY;
+        p->auth_name.data = value[1].data + 6;
+        p->auth_name.len = value[1].len - 6;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"auth\" \"%V\" in provider \"%V\", it "
+                           "must be bearer, none, header=NAME or query=NAME",
+                           &value[1], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+
+        if (p->auth != NGX_HTTP_PROVIDER_GATE_AUTH_HEADER
+            || ngx_strncmp(value[2].data, "prefix=", 7) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of \"auth\" in "
+                               "provider \"%V\"", &value[2], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->auth_prefix.data = value[2].data + 7;
+        p->auth_prefix.len = value[2].len - 7;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * credential env:NAME | file:PATH
+ *
+ * The secret is read here, in the master, on every (re)load: a rotated
+ * key needs a reload, not a restart, and a file only root can read still
+ * works after the workers drop privileges.  It is never logged.
+ */
+
+static char *
+ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *value, name;
+
+    if (p->credential.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "env:", 4) == 0 && value[1].len > 4) {
+        name.data = value[1].data + 4;
+        name.len = value[1].len - 4;
+
+        rc = ngx_http_provider_gate_read_env(cf, p, &name);
+
+    } else if (ngx_strncmp(value[1].data, "file:", 5) == 0
+               && value[1].len > 5)
+    {
+        name.data = value[1].data + 5;
+        name.len = value[1].len - 5;
+
+        rc = ngx_http_provider_gate_read_file(cf, p, &name);
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"credential\" in provider \"%V\", it "
+                           "must be env:NAME or file:PATH (a secret is "
+                           "never written in nginx.conf)", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_provider_gate_read_env(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
+{
+    u_char           *v;
+    ngx_str_t        *env;
+    ngx_uint_t        i;
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    env = ccf->env.elts;
+    v = NULL;
+
+    for (i = 0; i < ccf->env.nelts; i++) {
+
+        if (env[i].len < name->len
+            || ngx_strncmp(env[i].data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        if (env[i].len == name->len) {
+            v = (u_char *) getenv((char *) name->data);
+            break;
+        }
+
+        if (env[i].data[name->len] == '=') {
+            v = env[i].data + name->len + 1;
+            break;
+        }
+    }
+
+    if (i == ccf->env.nelts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": environment "
+                           "variable \"%V\" is not kept, add \"env %V;\" "
+                           "before the http block", &p->name, name, name);
+        return NGX_ERROR;
+    }
+
+    if (v == NULL || *v == '\0') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": environment "
+                           "variable \"%V\" is not set or empty",
+                           &p->name, name);
+        return NGX_ERROR;
+    }
+
+    p->credential.len = ngx_strlen(v);
+    p->credential.data = ngx_pnalloc(cf->pool, p->credential.len);
+    if (p->credential.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p->credential.data, v, p->credential.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_provider_gate_read_file(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
+{
+    u_char     *buf;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_str_t   path;
+
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "credential of provider \"%V\": "
+                           ngx_open_file_n " \"%V\" failed",
+                           &p->name, &path);
+        return NGX_ERROR;
+    }
+
+    buf = ngx_pnalloc(cf->pool, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    /* one byte more than allowed tells a file that is too large */
+
+    n = ngx_read_fd(fd, buf, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "credential of provider \"%V\": "
+                           ngx_read_fd_n " \"%V\" failed", &p->name, &path);
+        buf = NULL;
+        goto done;
+    }
+
+    if (n > NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": file \"%V\" is "
+                           "larger than %d bytes", &p->name, &path,
+                           NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX);
+        buf = NULL;
+        goto done;
+    }
+
+    /* editors leave a newline at the end of the file */
+
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                 || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\": file \"%V\" is "
+                           "empty", &p->name, &path);
+        buf = NULL;
+    }
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &path);
+    }
+
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->credential.data = buf;
+    p->credential.len = n;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    u_char     *last;
+    ngx_str_t  *value, *h;
+
+    value = cf->args->elts;
+
+    if (p->headers == NULL) {
+        p->headers = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (p->headers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    h = ngx_array_push(p->headers);
+    if (h == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* "Name: value" and a NUL for curl_slist_append() */
+
+    h->len = value[1].len + 2 + value[2].len;
+    h->data = ngx_pnalloc(cf->pool, h->len + 1);
+    if (h->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = ngx_sprintf(h->data, "%V: %V", &value[1], &value[2]);
+    *last = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_balance(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    char        err[128];
+    u_char     *expr, *last;
+    ngx_str_t  *value;
+    ngx_uint_t  i;
+
+    if (p->balance) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* "balance a - b;" arrives as three words: join them back */
+
+    expr = ngx_pnalloc(cf->temp_pool, 1024);
+    if (expr == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    last = expr;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (last - expr + value[i].len + 1 > 1024) {
+            return "is too long";
+        }
+
+        if (i > 1) {
+            *last++ = ' ';
+        }
+
+        last = ngx_cpymem(last, value[i].data, value[i].len);
+    }
+
+    p->balance = ngx_palloc(cf->pool, sizeof(pg_json_balance_t));
+    if (p->balance == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pg_json_balance_compile(p->balance, (char *) expr, last - expr,
+                                err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"balance\" \"%*s\" in provider \"%V\": "
+                           "%s", last - expr, expr, &p->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    char        err[128];
+    ngx_str_t  *value;
+
+    if (p->envelope) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p->envelope = ngx_palloc(cf->pool, sizeof(pg_json_cond_t));
+    if (p->envelope == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pg_json_cond_compile(p->envelope, (char *) value[1].data,
+                             value[1].len, err, sizeof(err))
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"envelope\" \"%V\" in provider \"%V\": "
+                           "%s", &value[1], &p->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_set_preset(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_str_t  *value;
+
+    if (p->preset.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_provider_gate_find_preset(&value[1]) == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown preset \"%V\" in provider \"%V\"",
+                           &value[1], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->preset = value[1];
+
+    return NGX_CONF_OK;
+}
