@@ -315,7 +315,11 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
     h->next = NULL;
 #endif
 
-    /* an error_page for the status takes over the answer */
+    /*
+     * An error_page for the status takes over the answer.  The request is
+     * finalized here rather than by the access phase, which under
+     * "satisfy any" would let allow or auth_basic overrule a 401 or 403.
+     */
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -324,7 +328,8 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
 
         for (i = 0; i < clcf->error_pages->nelts; i++) {
             if (err_page[i].status == (ngx_int_t) plcf->status_code) {
-                return plcf->status_code;
+                ngx_http_finalize_request(r, plcf->status_code);
+                return NGX_DONE;
             }
         }
     }

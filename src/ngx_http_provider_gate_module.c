@@ -32,6 +32,8 @@ static char *ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_provider_gate_bypass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post,
+    void *data);
 
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
@@ -44,9 +46,8 @@ static ngx_int_t ngx_http_provider_gate_init_process(ngx_cycle_t *cycle);
 static void ngx_http_provider_gate_exit_process(ngx_cycle_t *cycle);
 
 
-static ngx_conf_num_bounds_t  ngx_http_provider_gate_status_bounds = {
-    ngx_conf_check_num_bounds, 400, 599
-};
+static ngx_conf_post_handler_pt  ngx_http_provider_gate_status_code_p =
+    ngx_http_provider_gate_status_code;
 
 
 static ngx_command_t  ngx_http_provider_gate_commands[] = {
@@ -77,7 +78,7 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_provider_gate_loc_conf_t, status_code),
-      &ngx_http_provider_gate_status_bounds },
+      &ngx_http_provider_gate_status_code_p },
 
     { ngx_string("provider_gate_message"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -481,8 +482,8 @@ ngx_http_provider_gate_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (p == NULL || p == value[1].data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", it must be NAME:SIZE",
-                           &value[1]);
+                           "invalid \"provider_gate_zone\" \"%V\", it must "
+                           "be NAME:SIZE", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -496,13 +497,16 @@ ngx_http_provider_gate_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+                           "invalid size in \"provider_gate_zone\" \"%V\"",
+                           &value[1]);
         return NGX_CONF_ERROR;
     }
 
     if (size < (ssize_t) (8 * ngx_pagesize)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
+                           "\"provider_gate_zone\" \"%V\" is too small, it "
+                           "needs at least %uz bytes", &value[1],
+                           8 * ngx_pagesize);
         return NGX_CONF_ERROR;
     }
 
@@ -574,7 +578,7 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "provider \"%V\" is gated twice here",
+                               "\"provider_gate %V\" is duplicate",
                                &value[1]);
             return NGX_CONF_ERROR;
         }
@@ -598,7 +602,9 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[2].data, "cost=", 5) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[2]);
+                               "invalid parameter \"%V\" in \"provider_gate\" "
+                               "directive, it must be cost=NUMBER or "
+                               "cost=$variable", &value[2]);
             return NGX_CONF_ERROR;
         }
 
@@ -676,8 +682,9 @@ ngx_http_provider_gate_bypass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (value[i].len < 2 || value[i].data[0] != '$') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\", it must be a "
-                               "variable", &value[i]);
+                               "invalid parameter \"%V\" in "
+                               "\"provider_gate_bypass\" directive, it must be "
+                               "a variable", &value[i]);
             return NGX_CONF_ERROR;
         }
 
@@ -693,6 +700,19 @@ ngx_http_provider_gate_bypass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (*index == NGX_ERROR) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np < 400 || *np > 599) {
+        return "must be between 400 and 599";
     }
 
     return NGX_CONF_OK;

@@ -56,6 +56,10 @@ static char *ngx_http_provider_gate_set_envelope(ngx_conf_t *cf,
 static char *ngx_http_provider_gate_set_preset(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
+static char *ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_invalid(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf, char *expected);
 static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
 static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
@@ -153,7 +157,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_str, 0,
+      ngx_http_provider_gate_set_ca_file, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(ca_file), NULL },
 
       ngx_null_command
@@ -188,17 +192,18 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    /* the name becomes part of variable names and status labels */
+    /*
+     * The name ends variable names ($provider_gate_state_NAME), which nginx
+     * lowercases and which cannot hold "-", and labels in status output.
+     */
 
     for (i = 0; i < value[1].len; i++) {
-        c = ngx_tolower(value[1].data[i]);
+        c = value[1].data[i];
 
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '-'))
-        {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid provider name \"%V\", it may hold "
-                               "letters, digits, \"_\" and \"-\"",
+                               "lowercase letters, digits and \"_\"",
                                &value[1]);
             return NGX_CONF_ERROR;
         }
@@ -380,7 +385,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
                                         sizeof(err))
                 != 0)
             {
-                return NGX_CONF_ERROR;
+                goto bad_preset;
             }
         }
 
@@ -395,22 +400,26 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
                                      preset->envelope.len, err, sizeof(err))
                 != 0)
             {
-                return NGX_CONF_ERROR;
+                goto bad_preset;
             }
         }
     }
 
+    /* what the block lacks is reported at the block's own line */
+
     if (p->url.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "provider \"%V\" has neither \"url\" nor a "
-                           "\"preset\" with one", &p->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "provider \"%V\" has neither \"url\" nor a "
+                      "\"preset\" with one in %V:%ui",
+                      &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
     }
 
     if (p->balance == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "provider \"%V\" has neither \"balance\" nor a "
-                           "\"preset\" with one", &p->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "provider \"%V\" has neither \"balance\" nor a "
+                      "\"preset\" with one in %V:%ui",
+                      &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
     }
 
@@ -421,10 +430,10 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     if (p->auth != NGX_HTTP_PROVIDER_GATE_AUTH_NONE
         && p->credential.data == NULL)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "provider \"%V\" has no \"credential\" "
-                           "(use \"auth none\" for a public endpoint)",
-                           &p->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "provider \"%V\" has no \"credential\" (use "
+                      "\"auth none\" for a public endpoint) in %V:%ui",
+                      &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
     }
 
@@ -448,13 +457,23 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     }
 
     if (p->low_below != NGX_CONF_UNSET && p->low_below < p->reserve) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"low_below\" of provider \"%V\" is under its "
-                           "\"reserve\"", &p->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"low_below\" of provider \"%V\" is under its "
+                      "\"reserve\" in %V:%ui", &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+
+bad_preset:
+
+    /* the preset table is ours: this is a bug, not the operator's error */
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "preset \"%V\" of provider \"%V\" does not compile: %s "
+                  "in %V:%ui", &p->preset, &p->name, err, &p->file, p->line);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -479,9 +498,33 @@ ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     *field = value[1];
 
-    if (cmd->offset == NGX_HTTP_PROVIDER_GATE_OFFSET(ca_file)
-        && ngx_conf_full_name(cf->cycle, field, 1) != NGX_OK)
-    {
+    return NGX_CONF_OK;
+}
+
+
+/* checked now: a CA file that is not there would fail every poll */
+
+static char *
+ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    char  *rv;
+
+    rv = ngx_http_provider_gate_set_str(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &p->ca_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (access((char *) p->ca_file.data, R_OK) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"ca_file\" \"%V\" of provider \"%V\" cannot "
+                           "be read", &p->ca_file, &p->name);
         return NGX_CONF_ERROR;
     }
 
@@ -490,10 +533,27 @@ ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_provider_gate_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf, char *expected)
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" of provider \"%V\", "
+                       "it must be %s", &value[1], &cmd->name, &p->name,
+                       expected);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
     char       *rv, *host;
     CURLU      *u;
     ngx_str_t  *value;
@@ -505,16 +565,11 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (!(value[1].len > sizeof("http://") - 1
-          && (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0
-              || ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
-                 == 0)))
+    if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
+        && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) != 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"url\" \"%V\" in provider \"%V\", "
-                           "it must start with http:// or https://",
-                           &value[1], &p->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "an http:// or https:// URL");
     }
 
     /* libcurl wants a NUL-terminated string; conf words are terminated */
@@ -533,10 +588,8 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         curl_free(host);
         curl_url_cleanup(u);
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"url\" \"%V\" in provider \"%V\"",
-                           &value[1], &p->name);
-        return NGX_CONF_ERROR;
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "a URL with a host");
     }
 
     curl_free(host);
@@ -559,7 +612,8 @@ ngx_http_provider_gate_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
           || (value[1].len == 4
               && ngx_strncmp(value[1].data, "POST", 4) == 0)))
     {
-        return "must be GET or POST";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "GET or POST");
     }
 
     return ngx_http_provider_gate_set_str(cf, cmd, conf);
@@ -586,7 +640,8 @@ ngx_http_provider_gate_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
     *field = ngx_parse_time(&value[1], 0);
 
     if (*field == (ngx_msec_t) NGX_ERROR || *field == 0) {
-        return "has an invalid time value";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "a time greater than 0");
     }
 
     return NGX_CONF_OK;
@@ -613,7 +668,8 @@ ngx_http_provider_gate_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
     *field = ngx_parse_size(&value[1]);
 
     if (*field == (size_t) NGX_ERROR || *field == 0) {
-        return "has an invalid size";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "a size greater than 0");
     }
 
     return NGX_CONF_OK;
@@ -644,7 +700,8 @@ ngx_http_provider_gate_set_flag(ngx_conf_t *cf, ngx_command_t *cmd,
         *field = 0;
 
     } else {
-        return "must be \"on\" or \"off\"";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "\"on\" or \"off\"");
     }
 
     return NGX_CONF_OK;
@@ -668,12 +725,11 @@ ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (pg_amount_parse((char *) value[1].data, value[1].len, field) != 0) {
-        return "has an invalid number";
-    }
-
-    if (*field < 0) {
-        return "must not be negative";
+    if (pg_amount_parse((char *) value[1].data, value[1].len, field) != 0
+        || *field < 0)
+    {
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "a non-negative number");
     }
 
     return NGX_CONF_OK;
@@ -703,7 +759,8 @@ ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     n = ngx_atoi(s.data, s.len);
 
     if (n == NGX_ERROR || n > 50) {
-        return "must be a percentage from 0% to 50%";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "a percentage from 0% to 50%");
     }
 
     p->jitter = n;
@@ -733,7 +790,8 @@ ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf, ngx_command_t *cmd,
         p->on_unknown = 1;
 
     } else {
-        return "must be \"open\" or \"closed\"";
+        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+                                              "\"open\" or \"closed\"");
     }
 
     return NGX_CONF_OK;

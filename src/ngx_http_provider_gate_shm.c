@@ -287,7 +287,6 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
         node->balance = balance;
         node->avail = (ngx_atomic_uint_t) balance;
         node->last_ok = now;
-        node->fresh_until = now + p->stale_after;
         node->state = state;
         node->failures = 0;
         node->error_code = 0;
@@ -323,6 +322,17 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     node->next_poll = now + pg_jitter_ms(delay, p->jitter, ngx_random());
     node->lease_expire = 0;
+
+    /*
+     * Stale means the polls fail, not that we chose to poll slowly: a good
+     * answer stays fresh at least until the next poll could have answered,
+     * whatever stale_after says against interval_exhausted.
+     */
+
+    if (error == 0) {
+        node->fresh_until = ngx_max(now + p->stale_after,
+                                    node->next_poll + p->timeout);
+    }
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
@@ -376,17 +386,26 @@ static void
 ngx_http_provider_gate_log_state(ngx_http_provider_gate_provider_t *p,
     ngx_uint_t state, pg_amount_t balance, ngx_log_t *log)
 {
-    char  b[PG_AMOUNT_LEN], t[PG_AMOUNT_LEN];
+    char  b[PG_AMOUNT_LEN], t[PG_AMOUNT_LEN], r[PG_AMOUNT_LEN];
 
     pg_amount_format(b, sizeof(b), balance);
 
     switch (state) {
 
     case PG_STATE_EXHAUSTED:
-        pg_amount_format(t, sizeof(t), p->reserve + p->min_cost);
+        pg_amount_format(t, sizeof(t), p->min_cost);
+
+        if (p->reserve == 0) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "provider \"%V\" is EXHAUSTED (balance %s, "
+                          "cost %s)", &p->name, b, t);
+            break;
+        }
+
+        pg_amount_format(r, sizeof(r), p->reserve);
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" is EXHAUSTED (balance %s, cost %s)",
-                      &p->name, b, t);
+                      "provider \"%V\" is EXHAUSTED (balance %s, cost %s, "
+                      "reserve %s)", &p->name, b, t, r);
         break;
 
     case PG_STATE_LOW:

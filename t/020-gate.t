@@ -393,3 +393,70 @@ location = /gate.log {
 --- response_body_like eval
 [qr/^OK 100\n\z/, qr/unavailable/, qr/^generated\n\z/,
  qr#^/gen BLOCKED "kie" OK\n/cheap PASSED "-" OK\n\z#]
+
+
+
+=== TEST 12: a blocking 403 with an error_page is not overruled by "satisfy any"
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+}
+--- config
+location = /gen {
+    satisfy                    any;
+    allow                      all;
+    provider_gate              kie cost=135;
+    provider_gate_status_code  403;
+    error_page                 403 /busy.html;
+    echo generated;
+}
+location = /busy.html {
+    root  html;
+}
+--- user_files
+>>> kie.json
+{"code":200,"msg":"success","data":100}
+>>> busy.html
+busy
+--- request eval
+["GET /wait", "GET /gen"]
+--- error_code eval
+[200, 403]
+--- response_body eval
+["EXHAUSTED 100\n", "busy\n"]
+
+
+
+=== TEST 13: an exhausted provider polled slowly stays closed: it is not "stale"
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    1s;
+    jitter      0;
+}
+--- config
+location = /gen {
+    provider_gate  kie cost=135;
+    echo generated;
+}
+location = /sleep {
+    echo_sleep 3.5;
+    echo slept;
+}
+--- user_files
+>>> kie.json
+{"code":200,"msg":"success","data":100}
+--- timeout: 10
+--- request eval
+# stale_after is 3 s (3 x interval); EXHAUSTED polls every 10 s
+["GET /wait", "GET /sleep", "GET /gen"]
+--- error_code eval
+[200, 200, 503]
+--- response_body_like eval
+[qr/^EXHAUSTED 100\n\z/, qr/^slept\n\z/, qr/unavailable/]
+--- no_error_log
+is stale
