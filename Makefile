@@ -65,9 +65,12 @@ $(BUILD)/.nginx-src: FORCE
 	@mkdir -p $(BUILD)
 	@echo "$(NGINX_SRC)" | cmp -s - $@ || echo "$(NGINX_SRC)" > $@
 
+# installed by rename: an nginx that has the old file loaded keeps it intact
+
 $(MODULE): $(TREE)/.configured $(SOURCES)
 	$(MAKE) -s -C $(TREE) -f objs/Makefile modules
-	cp $(TREE)/objs/ngx_http_provider_gate_module.so $@
+	cp $(TREE)/objs/ngx_http_provider_gate_module.so $@.tmp
+	mv -f $@.tmp $@
 
 FORCE:
 

@@ -58,6 +58,7 @@ static ngx_int_t ngx_http_provider_gate_multi_init(ngx_log_t *log);
 static void ngx_http_provider_gate_multi_reset(ngx_log_t *log,
     const char *what, CURLMcode rc);
 static void ngx_http_provider_gate_refresh_handler(ngx_event_t *ev);
+static void ngx_http_provider_gate_schedule(uint64_t when);
 static void ngx_http_provider_gate_start(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
@@ -266,6 +267,35 @@ ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
     /* a few ms apart, so that workers do not all race for one lease */
 
     ngx_add_timer(ev, (ngx_msec_t) delay + ngx_random() % 20);
+}
+
+
+/* brings the scheduler's timer forward to "when" (wall-clock ms) */
+
+static void
+ngx_http_provider_gate_schedule(uint64_t when)
+{
+    uint64_t      now;
+    ngx_msec_t    delay;
+    ngx_event_t  *ev;
+
+    if (ngx_exiting) {
+        return;
+    }
+
+    ev = &ngx_http_provider_gate_fetch.refresh;
+    now = ngx_http_provider_gate_now();
+    delay = (when > now) ? (ngx_msec_t) (when - now) : 1;
+
+    if (ev->timer_set) {
+        if ((ngx_msec_int_t) (ev->timer.key - ngx_current_msec - delay) <= 0) {
+            return;
+        }
+
+        ngx_del_timer(ev);
+    }
+
+    ngx_add_timer(ev, delay);
 }
 
 
@@ -770,6 +800,10 @@ ngx_http_provider_gate_finish(ngx_http_provider_gate_poll_t *poll,
                                    last - text, ngx_cycle->log);
 
     ngx_http_provider_gate_abort(poll);
+
+    /* the scheduler slept while the poll ran; the next one may be sooner */
+
+    ngx_http_provider_gate_schedule(p->node->next_poll);
 }
 
 

@@ -263,7 +263,7 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t error,
     pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log)
 {
-    uint64_t                        now, delay;
+    uint64_t                        now, delay, last_ok;
     ngx_uint_t                      old, state, failures, log_error;
     ngx_uint_t                      log_stale;
     ngx_http_provider_gate_node_t  *node;
@@ -280,6 +280,7 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     old = node->state;
     failures = node->failures;
+    last_ok = node->last_ok;
 
     if (error == 0) {
         state = pg_state_next(old, balance, &p->thresholds);
@@ -324,14 +325,16 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     node->lease_expire = 0;
 
     /*
-     * Stale means the polls fail, not that we chose to poll slowly: a good
-     * answer stays fresh at least until the next poll could have answered,
-     * whatever stale_after says against interval_exhausted.
+     * Stale means the polls fail, not that we chose to poll slowly:
+     * stale_after counts from "interval", and a state polled more slowly
+     * (interval_exhausted can be longer) stretches it by the difference.
      */
 
     if (error == 0) {
-        node->fresh_until = ngx_max(now + p->stale_after,
-                                    node->next_poll + p->timeout);
+        node->fresh_until = now + p->stale_after
+                            + ngx_max(ngx_http_provider_gate_interval(p, state),
+                                      p->interval)
+                            - p->interval;
     }
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
@@ -352,14 +355,16 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     if (log_error) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" poll failed: %*s, keeping the last "
-                      "good balance", &p->name, len, reason);
+                      "provider \"%V\" poll failed: %*s, %s", &p->name, len,
+                      reason, (old == PG_STATE_UNKNOWN)
+                              ? "no balance known yet"
+                              : "keeping the last good balance");
     }
 
     if (log_stale) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" is stale: no good answer for %M ms",
-                      &p->name, p->stale_after);
+                      "provider \"%V\" is stale: no good answer for %uL ms",
+                      &p->name, now - last_ok);
     }
 }
 

@@ -124,3 +124,41 @@ location = /burst {
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 3: intervals under a second are kept (the scheduler is re-armed after a poll)
+--- main_config
+env KIE_API_KEY;
+--- http_config
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    error_log    logs/mock-error.log warn;
+    access_log   logs/mock-access.log;
+
+    location = /credit {
+        default_type  application/json;
+        return 200 '{"code":200,"msg":"success","data":1000}';
+    }
+}
+
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    300ms;
+    jitter      0;
+}
+--- config
+location = /sleep {
+    echo_sleep 1.6;
+    echo done;
+}
+location = /polls {
+    alias  logs/mock-access.log;
+}
+--- request eval
+["GET /sleep", "GET /polls"]
+--- response_body_like eval
+# about 6 polls in 1.6 s; a scheduler stuck on its 1 s tick makes 2
+[qr/^done\n\z/, qr/^(?:[^\n]*"GET \/credit HTTP\/1\.1" 200[^\n]*\n){5,7}\z/]
