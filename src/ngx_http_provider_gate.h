@@ -32,20 +32,27 @@
 /* gates in one location: a bit each in the admission's refund mask */
 #define NGX_HTTP_PROVIDER_GATE_MAX_GATES     32
 
+/* providers: a bit each in a request's mask of providers paid for */
+#define NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS 64
+
 
 /*
  * One record per provider in the shared zone.  The fields read on the
  * request path (state, avail, fresh_until, next_poll) are single machine
  * words, written whole and read without the lock; everything else is
  * read and written under the zone mutex.
+ *
+ * Scheduling times are ngx_current_msec, a monotonic clock that all
+ * workers share and that clock steps do not move; last_ok and
+ * last_error_time are wall-clock milliseconds, for people.
  */
 typedef struct {
     ngx_queue_t                    queue;
 
     ngx_atomic_t                   state;         /* PG_STATE_* */
     ngx_atomic_t                   avail;         /* balance - debited */
-    ngx_atomic_t                   fresh_until;   /* ms; stale after it */
-    ngx_atomic_t                   next_poll;     /* ms */
+    ngx_atomic_t                   fresh_until;   /* stale after it */
+    ngx_atomic_t                   next_poll;
 
     ngx_atomic_t                   passed;
     ngx_atomic_t                   blocked;
@@ -53,13 +60,13 @@ typedef struct {
     ngx_atomic_t                   poll_errors;
 
     pg_amount_t                    balance;       /* last good answer */
-    uint64_t                       last_ok;       /* ms, 0: never */
+    uint64_t                       last_ok;       /* 0: never */
     uint64_t                       last_error_time;
-    uint64_t                       lease_expire;  /* ms */
+    ngx_msec_t                     lease_expire;
     ngx_pid_t                      lease_pid;
+    ngx_uint_t                     lease_seq;     /* which lease is live */
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
-    ngx_uint_t                     dropped;       /* generation, 0: live */
     unsigned                       stale_logged:1;
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
@@ -72,7 +79,6 @@ typedef struct {
 
 typedef struct {
     ngx_queue_t                    records;
-    ngx_uint_t                     generation;
 } ngx_http_provider_gate_shctx_t;
 
 
@@ -102,7 +108,7 @@ typedef struct {
     size_t                         max_body;
     ngx_uint_t                     on_unknown;    /* 1: closed */
     ngx_flag_t                     tls_verify;
-    ngx_str_t                      ca_file;
+    ngx_str_t                      ca;            /* the CA file's bytes */
 
     pg_amount_t                    reserve;
     pg_amount_t                    low_below;
@@ -111,6 +117,7 @@ typedef struct {
     pg_amount_t                    max_cost;
     pg_thresholds_t                thresholds;
 
+    uint64_t                       bit;           /* in a request's mask */
     ngx_http_provider_gate_node_t *node;
     void                          *poll;          /* in flight here */
 } ngx_http_provider_gate_provider_t;
@@ -134,6 +141,7 @@ typedef struct {
     ngx_http_provider_gate_shctx_t *sh;
     ngx_int_t                      status_index;
     ngx_int_t                      provider_index;
+    ngx_int_t                      paid_index;
 } ngx_http_provider_gate_main_conf_t;
 
 
@@ -168,17 +176,17 @@ char *ngx_http_provider_gate_provider(ngx_conf_t *cf,
 /* shm.c */
 ngx_int_t ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-uint64_t ngx_http_provider_gate_now(void);
-ngx_int_t ngx_http_provider_gate_claim(
+uint64_t ngx_http_provider_gate_wall_ms(void);
+ngx_uint_t ngx_http_provider_gate_claim(
     ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p, uint64_t now);
-void ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
+void ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq);
 void ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p, ngx_uint_t error,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
     pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log);
 ngx_int_t ngx_http_provider_gate_take(ngx_http_provider_gate_provider_t *p,
-    pg_amount_t cost, uint64_t now);
+    pg_amount_t cost);
 void ngx_http_provider_gate_refund(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost);
 
@@ -187,7 +195,7 @@ ngx_int_t ngx_http_provider_gate_init_fetch(ngx_cycle_t *cycle);
 void ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle);
 
 /* access.c */
-ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_provider_gate_handler(ngx_http_request_t *r);
 
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(

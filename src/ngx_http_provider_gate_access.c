@@ -26,10 +26,10 @@ static void ngx_http_provider_gate_set_result(ngx_http_request_t *r,
     ngx_http_provider_gate_provider_t *p);
 static void ngx_http_provider_gate_log_block(ngx_http_request_t *r,
     ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
-    ngx_uint_t dry_run, uint64_t now);
+    ngx_uint_t dry_run);
 static ngx_int_t ngx_http_provider_gate_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
-    ngx_http_provider_gate_provider_t *p, uint64_t now);
+    ngx_http_provider_gate_provider_t *p);
 static ngx_uint_t ngx_http_provider_gate_wants_json(ngx_http_request_t *r);
 
 
@@ -63,20 +63,25 @@ static ngx_str_t  ngx_http_provider_gate_default_message =
 
 
 /*
- * The request path.  It reads the cached state in shared memory without
- * the lock and allocates nothing unless it blocks.  Passing returns
- * NGX_DECLINED rather than NGX_OK: the gate is not an authorization, and
- * under "satisfy any" NGX_OK would skip allow/deny and auth_basic.
+ * The request path, in the precontent phase: after allow/deny, auth_basic
+ * and auth_request have decided, so a request they refuse never spends
+ * credits nor learns the provider's state, and before the content handler
+ * sends the request on.  It reads the cached state in shared memory
+ * without the lock and allocates nothing unless it blocks.
+ *
+ * An internal redirect runs it again: the providers this request has
+ * already passed are not charged twice, the others still decide.
  */
 
 ngx_int_t
-ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
+ngx_http_provider_gate_handler(ngx_http_request_t *r)
 {
     uint32_t                             debited;
-    uint64_t                             now;
+    uint64_t                             paid;
     ngx_int_t                            rc;
     ngx_uint_t                           i, n;
     pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
+    ngx_http_variable_value_t           *vv;
     ngx_http_provider_gate_gate_t      **gates;
     ngx_http_provider_gate_loc_conf_t   *plcf;
     ngx_http_provider_gate_main_conf_t  *pmcf;
@@ -89,9 +94,16 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
 
-    /* decided already, before an internal redirect */
+    /* the error page of our own answer, or a request let through */
 
-    if (r->variables[pmcf->status_index].valid) {
+    vv = &r->variables[pmcf->status_index];
+
+    if (vv->valid
+        && (vv->data == ngx_http_provider_gate_results[
+                                    NGX_HTTP_PROVIDER_GATE_BLOCKED].data
+            || vv->data == ngx_http_provider_gate_results[
+                                    NGX_HTTP_PROVIDER_GATE_BYPASSED].data))
+    {
         return NGX_DECLINED;
     }
 
@@ -102,17 +114,22 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    now = ngx_http_provider_gate_now();
+    vv = &r->variables[pmcf->paid_index];
+    paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
 
     gates = plcf->gates->elts;
     n = plcf->gates->nelts;
     debited = 0;
 
     for (i = 0; i < n; i++) {
+        if (paid & gates[i]->provider->bit) {
+            continue;
+        }
+
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
                   ? gates[i]->cost : ngx_http_provider_gate_cost(r, gates[i]);
 
-        rc = ngx_http_provider_gate_take(gates[i]->provider, cost[i], now);
+        rc = ngx_http_provider_gate_take(gates[i]->provider, cost[i]);
 
         if (rc == NGX_DECLINED) {
             break;
@@ -125,12 +142,31 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     if (i == n) {
         for (i = 0; i < n; i++) {
-            (void) ngx_atomic_fetch_add(&gates[i]->provider->node->passed, 1);
+            if (!(paid & gates[i]->provider->bit)) {
+                paid |= gates[i]->provider->bit;
+                (void) ngx_atomic_fetch_add(
+                                    &gates[i]->provider->node->passed, 1);
+            }
         }
 
-        ngx_http_provider_gate_set_result(r, pmcf,
-                                          NGX_HTTP_PROVIDER_GATE_PASSED,
-                                          NULL);
+        /*
+         * The set of providers paid for goes into a hidden variable, as a
+         * bit mask in place of the value's pointer: no allocation, and it
+         * survives internal redirects.
+         */
+
+        vv->data = (u_char *) (uintptr_t) paid;
+        vv->len = 0;
+        vv->valid = 1;
+        vv->no_cacheable = 0;
+        vv->not_found = 0;
+
+        if (!r->variables[pmcf->status_index].valid) {
+            ngx_http_provider_gate_set_result(r, pmcf,
+                                              NGX_HTTP_PROVIDER_GATE_PASSED,
+                                              NULL);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -143,7 +179,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     ngx_http_provider_gate_log_block(r, gates[i]->provider, cost[i],
-                                     plcf->dry_run, now);
+                                     plcf->dry_run);
 
     if (plcf->dry_run) {
         ngx_http_provider_gate_set_result(r, pmcf,
@@ -157,7 +193,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     ngx_http_provider_gate_set_result(r, pmcf, NGX_HTTP_PROVIDER_GATE_BLOCKED,
                                       gates[i]->provider);
 
-    return ngx_http_provider_gate_deny(r, plcf, gates[i]->provider, now);
+    return ngx_http_provider_gate_deny(r, plcf, gates[i]->provider);
 }
 
 
@@ -257,7 +293,7 @@ ngx_http_provider_gate_set_result(ngx_http_request_t *r,
 static void
 ngx_http_provider_gate_log_block(ngx_http_request_t *r,
     ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
-    ngx_uint_t dry_run, uint64_t now)
+    ngx_uint_t dry_run)
 {
     char                            c[PG_AMOUNT_LEN];
     ngx_uint_t                      level;
@@ -272,7 +308,9 @@ ngx_http_provider_gate_log_block(ngx_http_request_t *r,
                   "provider_gate: %s by provider \"%V\" (state %s%s, "
                   "cost %s)", dry_run ? "dry run, would block" : "blocked",
                   &p->name, pg_state_name(node->state),
-                  (node->state != PG_STATE_UNKNOWN && now >= node->fresh_until)
+                  (node->state != PG_STATE_UNKNOWN
+                   && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until)
+                      >= 0)
                   ? ", stale" : "", c);
 }
 
@@ -280,10 +318,10 @@ ngx_http_provider_gate_log_block(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_provider_gate_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
-    ngx_http_provider_gate_provider_t *p, uint64_t now)
+    ngx_http_provider_gate_provider_t *p)
 {
     u_char                    *last;
-    uint64_t                   next, wait;
+    ngx_msec_int_t             wait;
     uintptr_t                (*escape)(u_char *dst, u_char *src, size_t size);
     ngx_int_t                  rc;
     ngx_str_t                  text, type, *body;
@@ -295,8 +333,8 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
 
     /* the next poll is when the answer may change */
 
-    next = p->node->next_poll;
-    wait = (next > now) ? (next - now + 999) / 1000 : 1;
+    wait = (ngx_msec_int_t) (p->node->next_poll - ngx_current_msec);
+    wait = (wait > 0) ? (wait + 999) / 1000 : 1;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -310,16 +348,13 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
 
     h->hash = 1;
     ngx_str_set(&h->key, "Retry-After");
-    h->value.len = ngx_sprintf(h->value.data, "%uL", wait) - h->value.data;
+    h->value.len = ngx_sprintf(h->value.data, "%M", (ngx_msec_t) wait)
+                   - h->value.data;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
 
-    /*
-     * An error_page for the status takes over the answer.  The request is
-     * finalized here rather than by the access phase, which under
-     * "satisfy any" would let allow or auth_basic overrule a 401 or 403.
-     */
+    /* an error_page for the status takes over the answer */
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 

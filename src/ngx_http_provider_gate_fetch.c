@@ -29,10 +29,12 @@
 #define NGX_HTTP_PROVIDER_GATE_E_JSON  0x30000
 #define NGX_HTTP_PROVIDER_GATE_E_BODY  0x40000
 #define NGX_HTTP_PROVIDER_GATE_E_START 0x50000
+#define NGX_HTTP_PROVIDER_GATE_E_MULTI 0x60000
 
 
 typedef struct {
     ngx_http_provider_gate_provider_t  *provider;
+    ngx_uint_t                          seq;       /* of its lease */
     CURL                               *easy;
     struct curl_slist                  *headers;
     ngx_pool_t                         *pool;
@@ -55,13 +57,12 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_provider_gate_multi_init(ngx_log_t *log);
-static void ngx_http_provider_gate_multi_reset(ngx_log_t *log,
-    const char *what, CURLMcode rc);
+static void ngx_http_provider_gate_multi_reset(CURLMcode rc);
 static void ngx_http_provider_gate_refresh_handler(ngx_event_t *ev);
-static void ngx_http_provider_gate_schedule(uint64_t when);
+static void ngx_http_provider_gate_schedule(ngx_msec_t when);
 static void ngx_http_provider_gate_start(
     ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p);
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq);
 static ngx_int_t ngx_http_provider_gate_setup(
     ngx_http_provider_gate_poll_t *poll);
 static size_t ngx_http_provider_gate_write(char *ptr, size_t size,
@@ -158,6 +159,7 @@ void
 ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle)
 {
     ngx_uint_t                           i;
+    ngx_http_provider_gate_poll_t       *poll;
     ngx_http_provider_gate_fetch_t      *f;
     ngx_http_provider_gate_provider_t  **providers;
     ngx_http_provider_gate_main_conf_t  *pmcf;
@@ -173,9 +175,11 @@ ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle)
     providers = pmcf->providers.elts;
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
-        if (providers[i]->poll) {
-            ngx_http_provider_gate_release(pmcf, providers[i]);
-            ngx_http_provider_gate_abort(providers[i]->poll);
+        poll = providers[i]->poll;
+
+        if (poll) {
+            ngx_http_provider_gate_release(pmcf, providers[i], poll->seq);
+            ngx_http_provider_gate_abort(poll);
         }
     }
 
@@ -189,31 +193,47 @@ ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle)
 
 
 /*
- * libcurl reported an error on the multi handle itself: drop every
- * transfer with it and start over; the leases are handed back so the
- * polls are retried at once, by this worker or another.
+ * libcurl reported an error on the multi handle itself: every transfer
+ * fails with it, as a poll error of its provider (counted, backed off,
+ * logged once per reason), and libcurl starts over.  Our socket callback
+ * refusing a socket, when worker_connections are all taken, is the one
+ * expected cause; anything else is a bug worth an alert.
  */
 
 static void
-ngx_http_provider_gate_multi_reset(ngx_log_t *log, const char *what,
-    CURLMcode rc)
+ngx_http_provider_gate_multi_reset(CURLMcode rc)
 {
-    ngx_uint_t                           i;
-    ngx_http_provider_gate_provider_t  **providers;
-    ngx_http_provider_gate_main_conf_t  *pmcf;
+    u_char                               *reason;
+    ngx_uint_t                            i, seq;
+    ngx_http_provider_gate_poll_t        *poll;
+    ngx_http_provider_gate_provider_t   **providers;
+    ngx_http_provider_gate_main_conf_t   *pmcf;
 
-    ngx_log_error(NGX_LOG_ALERT, log, 0,
-                  "provider_gate: %s() failed: %s, restarting libcurl",
-                  what, curl_multi_strerror(rc));
+    if (rc == CURLM_ABORTED_BY_CALLBACK) {
+        reason = (u_char *) "no free connection, see worker_connections";
+
+    } else {
+        reason = (u_char *) curl_multi_strerror(rc);
+
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "provider_gate: curl_multi_socket_action() failed: %s, "
+                      "restarting libcurl", reason);
+    }
 
     pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_provider_gate_module);
     providers = pmcf->providers.elts;
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
-        if (providers[i]->poll) {
-            ngx_http_provider_gate_release(pmcf, providers[i]);
-            ngx_http_provider_gate_abort(providers[i]->poll);
+        poll = providers[i]->poll;
+
+        if (poll) {
+            seq = poll->seq;
+            ngx_http_provider_gate_abort(poll);
+            ngx_http_provider_gate_publish(pmcf, providers[i], seq,
+                                        NGX_HTTP_PROVIDER_GATE_E_MULTI + rc,
+                                        0, reason, ngx_strlen(reason),
+                                        ngx_cycle->log);
         }
     }
 
@@ -224,15 +244,15 @@ ngx_http_provider_gate_multi_reset(ngx_log_t *log, const char *what,
         ngx_del_timer(&ngx_http_provider_gate_fetch.timer);
     }
 
-    (void) ngx_http_provider_gate_multi_init(log);
+    (void) ngx_http_provider_gate_multi_init(ngx_cycle->log);
 }
 
 
 static void
 ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
 {
-    uint64_t                             now, next, delay;
-    ngx_uint_t                           i;
+    ngx_uint_t                           i, seq;
+    ngx_msec_int_t                       delay, next;
     ngx_http_provider_gate_provider_t  **providers, *p;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
@@ -244,23 +264,23 @@ ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
                                                ngx_http_provider_gate_module);
     providers = pmcf->providers.elts;
 
-    now = ngx_http_provider_gate_now();
     delay = NGX_HTTP_PROVIDER_GATE_TICK;
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
         p = providers[i];
 
-        if (p->poll == NULL
-            && ngx_http_provider_gate_fetch.multi
-            && ngx_http_provider_gate_claim(pmcf, p, now) == NGX_OK)
-        {
-            ngx_http_provider_gate_start(pmcf, p);
+        if (p->poll == NULL && ngx_http_provider_gate_fetch.multi) {
+            seq = ngx_http_provider_gate_claim(pmcf, p);
+
+            if (seq) {
+                ngx_http_provider_gate_start(pmcf, p, seq);
+            }
         }
 
-        next = p->node->next_poll;
+        next = (ngx_msec_int_t) (p->node->next_poll - ngx_current_msec);
 
-        if (next > now && next - now < delay) {
-            delay = next - now;
+        if (next > 0 && next < delay) {
+            delay = next;
         }
     }
 
@@ -270,22 +290,22 @@ ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
 }
 
 
-/* brings the scheduler's timer forward to "when" (wall-clock ms) */
+/* brings the scheduler's timer forward to "when" (ngx_current_msec) */
 
 static void
-ngx_http_provider_gate_schedule(uint64_t when)
+ngx_http_provider_gate_schedule(ngx_msec_t when)
 {
-    uint64_t      now;
-    ngx_msec_t    delay;
-    ngx_event_t  *ev;
+    ngx_msec_t      delay;
+    ngx_event_t    *ev;
+    ngx_msec_int_t  left;
 
     if (ngx_exiting) {
         return;
     }
 
     ev = &ngx_http_provider_gate_fetch.refresh;
-    now = ngx_http_provider_gate_now();
-    delay = (when > now) ? (ngx_msec_t) (when - now) : 1;
+    left = (ngx_msec_int_t) (when - ngx_current_msec);
+    delay = (left > 0) ? (ngx_msec_t) left : 1;
 
     if (ev->timer_set) {
         if ((ngx_msec_int_t) (ev->timer.key - ngx_current_msec - delay) <= 0) {
@@ -301,7 +321,7 @@ ngx_http_provider_gate_schedule(uint64_t when)
 
 static void
 ngx_http_provider_gate_start(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p)
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq)
 {
     CURLMcode                       rc;
     ngx_pool_t                     *pool;
@@ -320,6 +340,7 @@ ngx_http_provider_gate_start(ngx_http_provider_gate_main_conf_t *pmcf,
 
     poll->pool = pool;
     poll->provider = p;
+    poll->seq = seq;
 
     if (ngx_http_provider_gate_setup(poll) != NGX_OK) {
         ngx_http_provider_gate_abort(poll);
@@ -343,7 +364,8 @@ ngx_http_provider_gate_start(ngx_http_provider_gate_main_conf_t *pmcf,
 
 failed:
 
-    ngx_http_provider_gate_publish(pmcf, p, NGX_HTTP_PROVIDER_GATE_E_START,
+    ngx_http_provider_gate_publish(pmcf, p, seq,
+                                   NGX_HTTP_PROVIDER_GATE_E_START,
                                    0, (u_char *) "could not start the poll",
                                    sizeof("could not start the poll") - 1,
                                    ngx_cycle->log);
@@ -365,6 +387,7 @@ ngx_http_provider_gate_setup(ngx_http_provider_gate_poll_t *poll)
     CURL                               *easy;
     ngx_str_t                          *h;
     ngx_uint_t                          i;
+    struct curl_blob                    blob;
     struct curl_slist                  *list;
     ngx_http_provider_gate_provider_t  *p;
 
@@ -483,6 +506,14 @@ ngx_http_provider_gate_setup(ngx_http_provider_gate_poll_t *poll)
     /* nginx owns the signals; the lease must outlive the transfer */
 
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+
+#if (LIBCURL_VERSION_NUM >= 0x075700)
+    /*
+     * A poll that times out while its name is being resolved must not
+     * wait for libcurl's resolver thread: that would block the worker.
+     */
+    curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
+#endif
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) p->timeout);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) p->timeout);
 
@@ -499,8 +530,12 @@ ngx_http_provider_gate_setup(ngx_http_provider_gate_poll_t *poll)
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
 
-    if (p->ca_file.len) {
-        curl_easy_setopt(easy, CURLOPT_CAINFO, (char *) p->ca_file.data);
+    if (p->ca.len) {
+        blob.data = p->ca.data;
+        blob.len = p->ca.len;
+        blob.flags = CURL_BLOB_NOCOPY;
+
+        curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &blob);
     }
 
     return NGX_OK;
@@ -569,11 +604,10 @@ ngx_http_provider_gate_socket(CURL *easy, curl_socket_t s, int what,
     }
 
     if (c == NULL) {
+        /* refused, libcurl fails the transfers: see multi_reset() */
+
         c = ngx_get_connection(s, ngx_cycle->log);
         if (c == NULL) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "provider_gate: no free connection for a poll, "
-                          "see \"worker_connections\"");
             return -1;
         }
 
@@ -697,8 +731,7 @@ ngx_http_provider_gate_action(curl_socket_t fd, int mask)
                                   mask, &running);
 
     if (rc != CURLM_OK) {
-        ngx_http_provider_gate_multi_reset(ngx_cycle->log,
-                                           "curl_multi_socket_action", rc);
+        ngx_http_provider_gate_multi_reset(rc);
         return;
     }
 
@@ -796,7 +829,7 @@ ngx_http_provider_gate_finish(ngx_http_provider_gate_poll_t *poll,
     pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_provider_gate_module);
 
-    ngx_http_provider_gate_publish(pmcf, p, error, balance, text,
+    ngx_http_provider_gate_publish(pmcf, p, poll->seq, error, balance, text,
                                    last - text, ngx_cycle->log);
 
     ngx_http_provider_gate_abort(poll);

@@ -14,7 +14,7 @@
 #include "ngx_http_provider_gate.h"
 
 
-static ngx_int_t ngx_http_provider_gate_status_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_provider_gate_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -139,10 +139,14 @@ ngx_module_t  ngx_http_provider_gate_module = {
 static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
 
     { ngx_string("provider_gate_status"), NULL,
-      ngx_http_provider_gate_status_variable, 0, 0, 0 },
+      ngx_http_provider_gate_result_variable, 0, 0, 0 },
 
     { ngx_string("provider_gate_provider"), NULL,
-      ngx_http_provider_gate_status_variable, 0, 0, 0 },
+      ngx_http_provider_gate_result_variable, 0, 0, 0 },
+
+    /* storage for the providers a request has paid for, not a value */
+    { ngx_string("provider_gate_paid_mask"), NULL,
+      ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("provider_gate_balance_"), NULL,
       ngx_http_provider_gate_prefix_variable, 0,
@@ -162,13 +166,13 @@ static ngx_str_t  ngx_http_provider_gate_default_zone =
 
 /*
  * $provider_gate_status and $provider_gate_provider are filled in by the
- * access handler straight into r->variables[], which survives internal
- * redirects (error_page) and costs no allocation; reaching this getter
- * means no gate has decided on the request.
+ * gate straight into r->variables[], which survives internal redirects
+ * (error_page) and costs no allocation; reaching this getter means no
+ * gate has decided on the request.
  */
 
 static ngx_int_t
-ngx_http_provider_gate_status_variable(ngx_http_request_t *r,
+ngx_http_provider_gate_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     v->not_found = 1;
@@ -282,6 +286,7 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
 
     pmcf->status_index = NGX_ERROR;
     pmcf->provider_index = NGX_ERROR;
+    pmcf->paid_index = NGX_ERROR;
 
     return pmcf;
 }
@@ -711,8 +716,10 @@ ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_uint_t  *np = data;
 
-    if (*np < 400 || *np > 599) {
-        return "must be between 400 and 599";
+    /* 444 and 499 are nginx's own: "close" and "client closed" */
+
+    if (*np < 400 || *np > 599 || *np == 444 || *np == 499) {
+        return "must be between 400 and 599, and not 444 or 499";
     }
 
     return NGX_CONF_OK;
@@ -765,6 +772,24 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+#if (LIBCURL_VERSION_NUM < 0x075700)
+
+    /*
+     * Before CURLOPT_QUICK_EXIT (7.87.0), a poll that times out during a
+     * lookup waits for the threaded resolver; c-ares does not block.
+     */
+
+    if (cv->ares == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "ngx_http_provider_gate_module was built against "
+                      "libcurl %s, whose threaded resolver can block a "
+                      "worker: it needs libcurl 7.87.0 or later, or one "
+                      "built with c-ares", LIBCURL_VERSION);
+        return NGX_ERROR;
+    }
+
+#endif
+
     ngx_str_set(&name, "provider_gate_status");
     pmcf->status_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->status_index == NGX_ERROR) {
@@ -777,14 +802,26 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    ngx_str_set(&name, "provider_gate_paid_mask");
+    pmcf->paid_index = ngx_http_get_variable_index(cf, &name);
+    if (pmcf->paid_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The precontent phase, not the access phase: the gate must run after
+     * allow/deny, auth_basic and auth_request, whatever the order in which
+     * modules were loaded, and must not be skipped by "satisfy any".
+     */
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_http_provider_gate_access_handler;
+    *h = ngx_http_provider_gate_handler;
 
     return NGX_OK;
 }

@@ -19,6 +19,7 @@
 
 
 #define NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX  4096
+#define NGX_HTTP_PROVIDER_GATE_CA_MAX          (4 * 1024 * 1024)
 
 
 static char *ngx_http_provider_gate_provider_directive(ngx_conf_t *cf,
@@ -63,7 +64,8 @@ static char *ngx_http_provider_gate_invalid(ngx_conf_t *cf,
 static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
 static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
+    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
+    size_t max, ngx_str_t *out);
 
 
 /*
@@ -157,8 +159,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_ca_file, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(ca_file), NULL },
+      ngx_http_provider_gate_set_ca_file, 0, 0, NULL },
 
       ngx_null_command
 };
@@ -209,6 +210,13 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
+    if (pmcf->providers.nelts == NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many providers, at most %d",
+                           NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS);
+        return NGX_CONF_ERROR;
+    }
+
     p = ngx_pcalloc(cf->pool, sizeof(ngx_http_provider_gate_provider_t));
     if (p == NULL) {
         return NGX_CONF_ERROR;
@@ -224,11 +232,12 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
      *     p->headers = NULL;
      *     p->balance = NULL;
      *     p->envelope = NULL;
-     *     p->ca_file = { 0, NULL };
+     *     p->ca = { 0, NULL };
      *     p->node = NULL;
      */
 
     p->name = value[1];
+    p->bit = (uint64_t) 1 << pmcf->providers.nelts;
     p->file = cf->conf_file->file.name;
     p->line = cf->conf_file->line;
     p->auth = NGX_CONF_UNSET_UINT;
@@ -441,6 +450,14 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         ngx_str_set(&p->method, "GET");
     }
 
+    if (p->body.len && p->method.len != sizeof("POST") - 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "provider \"%V\" has a \"body\" but not "
+                      "\"method POST\" in %V:%ui",
+                      &p->name, &p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_init_msec_value(p->interval, 60000);
     ngx_conf_init_msec_value(p->interval_low, p->interval / 4);
     ngx_conf_init_msec_value(p->interval_exhausted, 10000);
@@ -502,7 +519,11 @@ ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* checked now: a CA file that is not there would fail every poll */
+/*
+ * The CA file is read now, by the master, and handed to libcurl from
+ * memory: the workers may not be allowed to read it, and a file that is
+ * not there would otherwise only show as failing polls.
+ */
 
 static char *
 ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -510,21 +531,18 @@ ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    char  *rv;
+    ngx_str_t  *value;
 
-    rv = ngx_http_provider_gate_set_str(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (p->ca.data) {
+        return "is duplicate";
     }
 
-    if (ngx_conf_full_name(cf->cycle, &p->ca_file, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
+    value = cf->args->elts;
 
-    if (access((char *) p->ca_file.data, R_OK) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"ca_file\" \"%V\" of provider \"%V\" cannot "
-                           "be read", &p->ca_file, &p->name);
+    if (ngx_http_provider_gate_read_file(cf, p, "ca_file", &value[1],
+                                         NGX_HTTP_PROVIDER_GATE_CA_MAX, &p->ca)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -877,8 +895,9 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    ngx_int_t   rc;
-    ngx_str_t  *value, name;
+    ngx_int_t    rc;
+    ngx_str_t   *value, name;
+    ngx_uint_t   i;
 
     if (p->credential.data) {
         return "is duplicate";
@@ -898,7 +917,20 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         name.data = value[1].data + 5;
         name.len = value[1].len - 5;
 
-        rc = ngx_http_provider_gate_read_file(cf, p, &name);
+        rc = ngx_http_provider_gate_read_file(cf, p, "credential", &name,
+                                    NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX,
+                                    &p->credential);
+
+        /* editors leave a newline at the end of the file */
+
+        while (rc == NGX_OK && p->credential.len
+               && (p->credential.data[p->credential.len - 1] == '\n'
+                   || p->credential.data[p->credential.len - 1] == '\r'
+                   || p->credential.data[p->credential.len - 1] == ' '
+                   || p->credential.data[p->credential.len - 1] == '\t'))
+        {
+            p->credential.len--;
+        }
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -908,7 +940,30 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+    if (rc != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* it goes into a header line: a line break would end the header */
+
+    for (i = 0; i < p->credential.len; i++) {
+        if (p->credential.data[i] < 0x20 || p->credential.data[i] == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "credential of provider \"%V\" holds a "
+                               "control character (a line break?)",
+                               &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (p->credential.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "credential of provider \"%V\" is empty",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -974,12 +1029,19 @@ ngx_http_provider_gate_read_env(ngx_conf_t *cf,
 }
 
 
+/*
+ * Reads a whole file, as the master does at every (re)load: the workers,
+ * which run as another user, may not be allowed to.
+ */
+
 static ngx_int_t
 ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
+    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
+    size_t max, ngx_str_t *out)
 {
     u_char     *buf;
-    ssize_t     n;
+    size_t      n;
+    ssize_t     rd;
     ngx_fd_t    fd;
     ngx_str_t   path;
 
@@ -993,54 +1055,41 @@ ngx_http_provider_gate_read_file(ngx_conf_t *cf,
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "credential of provider \"%V\": "
-                           ngx_open_file_n " \"%V\" failed",
-                           &p->name, &path);
+                           "%s of provider \"%V\": " ngx_open_file_n
+                           " \"%V\" failed", what, &p->name, &path);
         return NGX_ERROR;
-    }
-
-    buf = ngx_pnalloc(cf->pool, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
-    if (buf == NULL) {
-        goto done;
     }
 
     /* one byte more than allowed tells a file that is too large */
 
-    n = ngx_read_fd(fd, buf, NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX + 1);
+    buf = ngx_pnalloc(cf->pool, max + 1);
+    n = 0;
 
-    if (n == -1) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "credential of provider \"%V\": "
-                           ngx_read_fd_n " \"%V\" failed", &p->name, &path);
-        buf = NULL;
-        goto done;
+    while (buf) {
+        rd = ngx_read_fd(fd, buf + n, max + 1 - n);
+
+        if (rd == -1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "%s of provider \"%V\": " ngx_read_fd_n
+                               " \"%V\" failed", what, &p->name, &path);
+            buf = NULL;
+            break;
+        }
+
+        if (rd == 0) {
+            break;
+        }
+
+        n += rd;
+
+        if (n > max) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s of provider \"%V\": file \"%V\" is "
+                               "larger than %uz bytes", what, &p->name,
+                               &path, max);
+            buf = NULL;
+        }
     }
-
-    if (n > NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": file \"%V\" is "
-                           "larger than %d bytes", &p->name, &path,
-                           NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX);
-        buf = NULL;
-        goto done;
-    }
-
-    /* editors leave a newline at the end of the file */
-
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
-                 || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-    {
-        n--;
-    }
-
-    if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": file \"%V\" is "
-                           "empty", &p->name, &path);
-        buf = NULL;
-    }
-
-done:
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
@@ -1051,8 +1100,15 @@ done:
         return NGX_ERROR;
     }
 
-    p->credential.data = buf;
-    p->credential.len = n;
+    if (n == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s of provider \"%V\": file \"%V\" is empty",
+                           what, &p->name, &path);
+        return NGX_ERROR;
+    }
+
+    out->data = buf;
+    out->len = n;
 
     return NGX_OK;
 }

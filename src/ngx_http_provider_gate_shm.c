@@ -26,7 +26,7 @@ static void ngx_http_provider_gate_log_state(
 
 
 uint64_t
-ngx_http_provider_gate_now(void)
+ngx_http_provider_gate_wall_ms(void)
 {
     ngx_time_t  *tp;
 
@@ -39,12 +39,12 @@ ngx_http_provider_gate_now(void)
 /*
  * Runs in the master, at start and on every reload.  On a reload "data" is
  * the previous configuration and its workers are still running on the
- * zone: records are only added, bound and marked, never rewritten, so the
+ * zone: records are only added and bound by name, never rewritten, so the
  * gate keeps deciding on the old balance with no UNKNOWN gap.
  *
- * A record whose provider left the configuration is marked dropped and
- * freed at the following reload, when the workers that could still point
- * at it are gone.
+ * Records are never freed: a worker of an old configuration (or of a
+ * reload that failed after this point) may still use one, and a record
+ * is small.  A provider that comes back finds its record again.
  */
 
 ngx_int_t
@@ -53,8 +53,7 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_provider_gate_main_conf_t  *opmcf = data;
 
     size_t                               len;
-    ngx_queue_t                         *q, *next;
-    ngx_uint_t                           i, gen;
+    ngx_uint_t                           i;
     ngx_slab_pool_t                     *shpool;
     ngx_http_provider_gate_node_t       *node;
     ngx_http_provider_gate_shctx_t      *sh;
@@ -77,7 +76,6 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         ngx_queue_init(&sh->records);
-        sh->generation = 0;
 
         shpool->data = sh;
 
@@ -99,8 +97,6 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    gen = ++sh->generation;
-
     for (i = 0; i < pmcf->providers.nelts; i++) {
         node = ngx_http_provider_gate_bind(sh, shpool, &providers[i]->name);
 
@@ -114,34 +110,7 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
-        node->dropped = 0;
         providers[i]->node = node;
-    }
-
-    for (q = ngx_queue_head(&sh->records);
-         q != ngx_queue_sentinel(&sh->records);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        node = ngx_queue_data(q, ngx_http_provider_gate_node_t, queue);
-
-        for (i = 0; i < pmcf->providers.nelts; i++) {
-            if (providers[i]->node == node) {
-                break;
-            }
-        }
-
-        if (i < pmcf->providers.nelts) {
-            continue;
-        }
-
-        if (node->dropped == 0) {
-            node->dropped = gen;
-
-        } else if (node->dropped < gen) {
-            ngx_queue_remove(q);
-            ngx_slab_free_locked(shpool, node);
-        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -190,45 +159,59 @@ ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
 
 
 /*
- * Takes the poll lease of a provider whose poll is due.  The lease is an
- * owner pid and an expiry: it is never held across I/O under the mutex,
- * and a worker that dies mid-poll leaves a lease that simply expires.
+ * Takes the poll lease of a provider whose poll is due, and returns its
+ * sequence number (0: not taken).  The lease is an owner pid and an
+ * expiry: it is never held across I/O under the mutex, and a worker that
+ * dies mid-poll leaves a lease that simply expires.  The sequence number
+ * tells a poll whose lease was taken over that its answer is too old.
  */
 
-ngx_int_t
+ngx_uint_t
 ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p, uint64_t now)
+    ngx_http_provider_gate_provider_t *p)
 {
     ngx_pid_t                       owner;
+    ngx_uint_t                      seq;
+    ngx_msec_t                      now;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
+    now = ngx_current_msec;
 
-    if (node->next_poll > now) {
-        return NGX_DECLINED;
+    if ((ngx_msec_int_t) (node->next_poll - now) > 0) {
+        return 0;
     }
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    if (node->next_poll > now || node->lease_expire > now) {
+    if ((ngx_msec_int_t) (node->next_poll - now) > 0
+        || (node->lease_expire
+            && (ngx_msec_int_t) (node->lease_expire - now) > 0))
+    {
         ngx_shmtx_unlock(&pmcf->shpool->mutex);
-        return NGX_DECLINED;
+        return 0;
     }
 
     owner = node->lease_expire ? node->lease_pid : 0;
+
+    seq = ++node->lease_seq;
+
+    if (seq == 0) {
+        seq = ++node->lease_seq;
+    }
 
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
-    if (owner && owner != ngx_pid) {
+    if (owner) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "provider \"%V\": taking over the poll lease left by "
                       "process %P", &p->name, owner);
     }
 
-    return NGX_OK;
+    return seq;
 }
 
 
@@ -236,7 +219,7 @@ ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
 void
 ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p)
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq)
 {
     ngx_http_provider_gate_node_t  *node;
 
@@ -244,7 +227,7 @@ ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    if (node->lease_pid == ngx_pid) {
+    if (node->lease_seq == seq) {
         node->lease_expire = 0;
     }
 
@@ -255,28 +238,41 @@ ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
 /*
  * Publishes the outcome of a poll.  A good answer replaces balance and
  * debit at once; an error never touches the balance, counts, backs off
- * and is logged only when its reason differs from the last one.
+ * and is logged only when its reason differs from the last one.  The
+ * answer of a poll whose lease was taken over is older than what the
+ * new owner will publish: it is dropped.
  */
 
 void
 ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p, ngx_uint_t error,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
     pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log)
 {
-    uint64_t                        now, delay, last_ok;
+    uint64_t                        wall, last_ok;
+    ngx_msec_t                      now, delay;
     ngx_uint_t                      old, state, failures, log_error;
     ngx_uint_t                      log_stale;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
-    now = ngx_http_provider_gate_now();
-
-    (void) ngx_atomic_fetch_add(&node->polls, 1);
+    now = ngx_current_msec;
+    wall = ngx_http_provider_gate_wall_ms();
 
     log_error = 0;
     log_stale = 0;
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    if (node->lease_seq != seq) {
+        ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "provider \"%V\": dropping the answer of a poll whose "
+                      "lease was taken over", &p->name);
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&node->polls, 1);
 
     old = node->state;
     failures = node->failures;
@@ -287,7 +283,7 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         node->balance = balance;
         node->avail = (ngx_atomic_uint_t) balance;
-        node->last_ok = now;
+        node->last_ok = wall;
         node->state = state;
         node->failures = 0;
         node->error_code = 0;
@@ -299,7 +295,7 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
         state = old;
 
         node->failures++;
-        node->last_error_time = now;
+        node->last_error_time = wall;
         node->last_error_len = ngx_min(len, NGX_HTTP_PROVIDER_GATE_ERR_LEN);
         ngx_memcpy(node->last_error, reason, node->last_error_len);
 
@@ -308,7 +304,8 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
             log_error = 1;
         }
 
-        if (old != PG_STATE_UNKNOWN && now >= node->fresh_until
+        if (old != PG_STATE_UNKNOWN
+            && (ngx_msec_int_t) (now - node->fresh_until) >= 0
             && !node->stale_logged)
         {
             node->stale_logged = 1;
@@ -321,7 +318,10 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
         (void) ngx_atomic_fetch_add(&node->poll_errors, 1);
     }
 
-    node->next_poll = now + pg_jitter_ms(delay, p->jitter, ngx_random());
+    /* ngx_random() has 31 bits; the jitter wants 32 */
+
+    node->next_poll = now + pg_jitter_ms(delay, p->jitter,
+                                         (uint32_t) ngx_random() << 1);
     node->lease_expire = 0;
 
     /*
@@ -364,7 +364,7 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     if (log_stale) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "provider \"%V\" is stale: no good answer for %uL ms",
-                      &p->name, now - last_ok);
+                      &p->name, wall - last_ok);
     }
 }
 
@@ -433,25 +433,32 @@ ngx_http_provider_gate_log_state(ngx_http_provider_gate_provider_t *p,
  * no lock, no allocation.  The debit is a compare-and-swap on the cached
  * balance so that two workers cannot both spend the last credits.
  *
+ * EXHAUSTED is latched: it blocks even when the polls that would lift it
+ * fail, since the last thing known of the account is that it is empty.
+ *
  * NGX_OK: passed and debited; NGX_DONE: passed by on_unknown, nothing
  * debited; NGX_DECLINED: blocked.
  */
 
 ngx_int_t
 ngx_http_provider_gate_take(ngx_http_provider_gate_provider_t *p,
-    pg_amount_t cost, uint64_t now)
+    pg_amount_t cost)
 {
+    ngx_uint_t                      state;
     ngx_atomic_uint_t               avail;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
+    state = node->state;
 
-    if (node->state == PG_STATE_UNKNOWN || now >= node->fresh_until) {
-        return p->on_unknown ? NGX_DECLINED : NGX_DONE;
+    if (state == PG_STATE_EXHAUSTED) {
+        return NGX_DECLINED;
     }
 
-    if (node->state == PG_STATE_EXHAUSTED) {
-        return NGX_DECLINED;
+    if (state == PG_STATE_UNKNOWN
+        || (ngx_msec_int_t) (ngx_current_msec - node->fresh_until) >= 0)
+    {
+        return p->on_unknown ? NGX_DECLINED : NGX_DONE;
     }
 
     for ( ;; ) {

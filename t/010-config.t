@@ -7,6 +7,7 @@ use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-config-0123456789';
 $ENV{PG_TEST_EMPTY_VAR} = '';
+$ENV{PG_TEST_LINE_BREAK} = "sk-one\nsk-two";
 delete $ENV{PG_TEST_UNSET_VAR};
 
 no_shuffle();
@@ -679,7 +680,7 @@ location = /t {
 }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"provider_gate_status_code" directive must be between 400 and 599 in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"provider_gate_status_code" directive must be between 400 and 599, and not 444 or 499 in \S+nginx\.conf:\d+/
 
 
 
@@ -747,7 +748,69 @@ qr/\[emerg\] .*"provider_gate kie" is duplicate in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 46: every provider directive set: nginx starts and serves
+=== TEST 46: status 444 is nginx's "close the connection", not an answer
+--- config
+location = /t {
+    provider_gate_status_code 444;
+    return 200;
+}
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"provider_gate_status_code" directive must be between 400 and 599, and not 444 or 499 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 47: a credential with a line break would end the header it goes in
+--- main_config
+env PG_TEST_LINE_BREAK;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:PG_TEST_LINE_BREAK;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie" holds a control character \(a line break\?\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 48: a body without method POST
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    body        '{"q":1}';
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*provider "kie" has a "body" but not "method POST" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 49: a ca_file that cannot be read
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    ca_file     /nonexistent/ca.pem;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*ca_file of provider "kie": open\(\) "\/nonexistent\/ca\.pem" failed \(2: No such file or directory\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 50: every provider directive set: nginx starts and serves
 --- user_files
 >>> kie.key
 sk-file-0123456789

@@ -460,3 +460,103 @@ location = /sleep {
 [qr/^EXHAUSTED 100\n\z/, qr/^slept\n\z/, qr/unavailable/]
 --- no_error_log
 is stale
+
+
+
+=== TEST 14: requests refused by authentication spend nothing (the gate runs after it)
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    60s;
+}
+--- config
+location = /gen {
+    auth_basic            "app";
+    auth_basic_user_file  ../html/htpasswd;
+    provider_gate         kie cost=100;
+    echo generated;
+}
+location = /gen-auth {
+    proxy_pass        http://127.0.0.1:$TEST_NGINX_SERVER_PORT/gen;
+    proxy_set_header  Authorization "Basic dXNlcjpwYXNz";
+}
+--- user_files
+>>> kie.json
+{"code":200,"msg":"success","data":250}
+>>> htpasswd
+user:{PLAIN}pass
+--- request eval
+["GET /wait", "GET /gen", "GET /gen", "GET /gen", "GET /gen-auth", "GET /gen-auth",
+ "GET /gen-auth"]
+--- error_code eval
+[200, 401, 401, 401, 200, 200, 503]
+
+
+
+=== TEST 15: an internal redirect into another provider's gate is gated by it
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+}
+provider_gate_provider empty {
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_2/empty;
+    auth        none;
+    balance     data;
+}
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_2;
+    error_log    logs/mock-error.log warn;
+    location = /empty {
+        return 200 '{"data":0}';
+    }
+}
+--- config
+location = /a {
+    provider_gate  kie cost=10;
+    error_page     404 = /b;
+    return 404;
+}
+location = /b {
+    provider_gate  empty cost=1;
+    echo "reached /b";
+}
+--- user_files
+>>> kie.json
+{"code":200,"msg":"success","data":225}
+--- request eval
+["GET /wait", "GET /b", "GET /a"]
+--- error_code eval
+[200, 503, 503]
+--- response_body_like eval
+[qr/^OK 225\n\z/, qr/unavailable/, qr/unavailable/]
+
+
+
+=== TEST 16: a provider paid for before an internal redirect is not charged again
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    60s;
+}
+--- config
+location = /a {
+    provider_gate  kie cost=100;
+    try_files      /nonexistent @app;
+}
+location @app {
+    provider_gate  kie cost=100;
+    echo generated;
+}
+--- user_files
+>>> kie.json
+{"code":200,"msg":"success","data":250}
+--- request eval
+["GET /wait", "GET /a", "GET /a", "GET /a"]
+--- error_code eval
+[200, 200, 200, 503]
