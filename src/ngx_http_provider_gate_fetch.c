@@ -50,6 +50,7 @@ typedef struct {
 
 typedef struct {
     CURLM                              *multi;
+    ngx_cycle_t                        *cycle;     /* polls belong to it */
     ngx_event_t                         timer;     /* libcurl's timeout */
     ngx_event_t                         refresh;   /* the scheduler */
     ngx_connection_t                    dummy;     /* fd -1 for both */
@@ -58,6 +59,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_provider_gate_multi_init(ngx_log_t *log);
 static void ngx_http_provider_gate_multi_reset(CURLMcode rc);
+static void ngx_http_provider_gate_recycle(void);
 static void ngx_http_provider_gate_refresh_handler(ngx_event_t *ev);
 static void ngx_http_provider_gate_schedule(ngx_msec_t when);
 static void ngx_http_provider_gate_start(
@@ -104,6 +106,7 @@ ngx_http_provider_gate_init_fetch(ngx_cycle_t *cycle)
     }
 
     f = &ngx_http_provider_gate_fetch;
+    f->cycle = cycle;
 
     /* timers point at a connection with fd -1 for ngx_event_ident() */
 
@@ -248,6 +251,43 @@ ngx_http_provider_gate_multi_reset(CURLMcode rc)
 }
 
 
+/*
+ * Under "master_process off" a reload replaces the cycle in this very
+ * process, and nginx frees the old one later: polls of the old
+ * configuration fail over (their leases are given back) and the timers
+ * move to the new cycle's log.
+ */
+
+static void
+ngx_http_provider_gate_recycle(void)
+{
+    ngx_uint_t                           i;
+    ngx_http_provider_gate_poll_t       *poll;
+    ngx_http_provider_gate_fetch_t      *f;
+    ngx_http_provider_gate_provider_t  **providers;
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    f = &ngx_http_provider_gate_fetch;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(f->cycle,
+                                               ngx_http_provider_gate_module);
+    providers = pmcf->providers.elts;
+
+    for (i = 0; i < pmcf->providers.nelts; i++) {
+        poll = providers[i]->poll;
+
+        if (poll) {
+            ngx_http_provider_gate_release(pmcf, providers[i], poll->seq);
+            ngx_http_provider_gate_abort(poll);
+        }
+    }
+
+    f->cycle = (ngx_cycle_t *) ngx_cycle;
+    f->timer.log = ngx_cycle->log;
+    f->refresh.log = ngx_cycle->log;
+}
+
+
 static void
 ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
 {
@@ -260,8 +300,16 @@ ngx_http_provider_gate_refresh_handler(ngx_event_t *ev)
         return;
     }
 
+    if (ngx_http_provider_gate_fetch.cycle != ngx_cycle) {
+        ngx_http_provider_gate_recycle();
+    }
+
     pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_provider_gate_module);
+    if (pmcf == NULL) {
+        return;
+    }
+
     providers = pmcf->providers.elts;
 
     delay = NGX_HTTP_PROVIDER_GATE_TICK;
