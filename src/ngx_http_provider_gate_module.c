@@ -148,12 +148,14 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
     { ngx_string("provider_gate_paid_mask"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
+    /* nginx hands prefix variables' getters their full name as "data" */
+
     { ngx_string("provider_gate_balance_"), NULL,
       ngx_http_provider_gate_prefix_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("provider_gate_state_"), NULL,
-      ngx_http_provider_gate_prefix_variable, 1,
+      ngx_http_provider_gate_prefix_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
       ngx_http_null_variable
@@ -300,19 +302,12 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_uint_t                          i;
     ngx_http_provider_gate_provider_t **providers, *p;
 
-    if (pmcf->providers.nelts == 0) {
-
-        if (pmcf->gates.nelts) {
-            /* let the resolver name the first unknown provider */
-            return ngx_http_provider_gate_resolve(cf, pmcf) == NGX_OK
-                   ? NGX_CONF_OK : NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
-    }
-
     if (ngx_http_provider_gate_resolve(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    if (pmcf->providers.nelts == 0) {
+        return NGX_CONF_OK;
     }
 
     providers = pmcf->providers.elts;
