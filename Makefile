@@ -20,7 +20,8 @@ SOURCES      := $(wildcard src/*.c src/*.h)
 
 UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
                 -fsanitize=address,undefined -fno-omit-frame-pointer
-UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_json
+UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
+                $(BUILD)/unit/test_json
 
 DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
                 libpcre2-dev pkg-config gcc make libtest-base-perl \
@@ -79,6 +80,14 @@ unit: $(UNIT_TESTS)
 
 $(BUILD)/unit/test_calc: t/unit/test_calc.c src/ngx_http_provider_gate_calc.c \
                          src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
+
+$(BUILD)/unit/test_state: t/unit/test_state.c \
+                          src/ngx_http_provider_gate_state.c \
+                          src/ngx_http_provider_gate_calc.c \
+                          src/ngx_http_provider_gate_state.h \
+                          src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
 

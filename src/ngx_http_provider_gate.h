@@ -14,6 +14,7 @@
 
 #include "ngx_http_provider_gate_calc.h"
 #include "ngx_http_provider_gate_json.h"
+#include "ngx_http_provider_gate_state.h"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -38,9 +39,10 @@
 
 /*
  * One record per provider in the shared zone.  The fields read on the
- * request path (state, avail, fresh_until, next_poll) are single machine
- * words, written whole and read without the lock; everything else is
- * read and written under the zone mutex.
+ * request path (state, avail, fresh_until, next_poll) and the counters
+ * are single machine words, written whole or by atomic add and read
+ * without the lock; everything else is read and written under the zone
+ * mutex.
  *
  * Scheduling times are ngx_current_msec, a monotonic clock that all
  * workers share and that clock steps do not move; last_ok and
@@ -68,6 +70,7 @@ typedef struct {
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
+    unsigned                       poll_asked:1;  /* during the poll */
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -75,6 +78,20 @@ typedef struct {
     size_t                         name_len;
     u_char                         name[1];
 } ngx_http_provider_gate_node_t;
+
+
+/* what a poll's outcome changed, returned by shm_publish() */
+typedef struct {
+    ngx_uint_t                     old_state;
+    ngx_uint_t                     state;
+    ngx_uint_t                     failures;      /* in a row, before it */
+    pg_amount_t                    balance;
+    uint64_t                       stale_for;     /* ms, when it turned */
+    ngx_msec_t                     next_poll;
+    unsigned                       error:1;
+    unsigned                       new_error:1;   /* another reason */
+    unsigned                       stale:1;       /* turned stale now */
+} ngx_http_provider_gate_change_t;
 
 
 typedef struct {
@@ -116,10 +133,11 @@ typedef struct {
     pg_amount_t                    min_cost;
     pg_amount_t                    max_cost;
     pg_thresholds_t                thresholds;
+    pg_intervals_t                 intervals;
 
+    ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
     ngx_http_provider_gate_node_t *node;
-    void                          *poll;          /* in flight here */
 } ngx_http_provider_gate_provider_t;
 
 
@@ -174,28 +192,32 @@ char *ngx_http_provider_gate_provider(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 /* shm.c */
-ngx_int_t ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone,
+ngx_int_t ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-uint64_t ngx_http_provider_gate_wall_ms(void);
-ngx_uint_t ngx_http_provider_gate_claim(
+ngx_uint_t ngx_http_provider_gate_shm_claim(
     ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p);
-void ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_pid_t *owner);
+void ngx_http_provider_gate_shm_release(
+    ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq);
-void ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
+void ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p);
+ngx_int_t ngx_http_provider_gate_shm_publish(
+    ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
-    pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log);
-ngx_int_t ngx_http_provider_gate_take(ngx_http_provider_gate_provider_t *p,
-    pg_amount_t cost);
-void ngx_http_provider_gate_refund(ngx_http_provider_gate_provider_t *p,
+    pg_amount_t balance, u_char *reason, size_t len,
+    ngx_http_provider_gate_change_t *ch);
+ngx_int_t ngx_http_provider_gate_shm_take(
+    ngx_http_provider_gate_provider_t *p, pg_amount_t cost);
+void ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost);
 
-/* fetch.c */
-ngx_int_t ngx_http_provider_gate_init_fetch(ngx_cycle_t *cycle);
-void ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle);
+/* poll.c */
+ngx_int_t ngx_http_provider_gate_poll_init(ngx_cycle_t *cycle);
+void ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p);
 
 /* access.c */
-ngx_int_t ngx_http_provider_gate_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
 
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The gate on the request path: the precontent-phase handler that admits
+ * or refuses a request on the providers' cached state, and the friendly
+ * answer it sends when it refuses.
  */
 
 
@@ -17,20 +21,20 @@
 #define NGX_HTTP_PROVIDER_GATE_BYPASSED  3
 
 
-static ngx_uint_t ngx_http_provider_gate_bypassed(ngx_http_request_t *r,
+static ngx_uint_t ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf);
-static pg_amount_t ngx_http_provider_gate_cost(ngx_http_request_t *r,
+static pg_amount_t ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g);
-static void ngx_http_provider_gate_set_result(ngx_http_request_t *r,
+static void ngx_http_provider_gate_access_result(ngx_http_request_t *r,
     ngx_http_provider_gate_main_conf_t *pmcf, ngx_uint_t result,
     ngx_http_provider_gate_provider_t *p);
-static void ngx_http_provider_gate_log_block(ngx_http_request_t *r,
+static void ngx_http_provider_gate_access_log(ngx_http_request_t *r,
     ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
     ngx_uint_t dry_run);
-static ngx_int_t ngx_http_provider_gate_deny(ngx_http_request_t *r,
+static ngx_int_t ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p);
-static ngx_uint_t ngx_http_provider_gate_wants_json(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_provider_gate_access_json(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_provider_gate_results[] = {
@@ -74,7 +78,7 @@ static ngx_str_t  ngx_http_provider_gate_default_message =
  */
 
 ngx_int_t
-ngx_http_provider_gate_handler(ngx_http_request_t *r)
+ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 {
     uint32_t                             debited;
     uint64_t                             paid;
@@ -107,8 +111,8 @@ ngx_http_provider_gate_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    if (plcf->bypass && ngx_http_provider_gate_bypassed(r, plcf)) {
-        ngx_http_provider_gate_set_result(r, pmcf,
+    if (plcf->bypass && ngx_http_provider_gate_access_bypassed(r, plcf)) {
+        ngx_http_provider_gate_access_result(r, pmcf,
                                           NGX_HTTP_PROVIDER_GATE_BYPASSED,
                                           NULL);
         return NGX_DECLINED;
@@ -127,15 +131,15 @@ ngx_http_provider_gate_handler(ngx_http_request_t *r)
         }
 
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
-                  ? gates[i]->cost : ngx_http_provider_gate_cost(r, gates[i]);
+                  ? gates[i]->cost : ngx_http_provider_gate_access_cost(r, gates[i]);
 
-        rc = ngx_http_provider_gate_take(gates[i]->provider, cost[i]);
+        rc = ngx_http_provider_gate_shm_take(gates[i]->provider, cost[i]);
 
-        if (rc == NGX_DECLINED) {
+        if (rc == PG_ADMIT_BLOCK) {
             break;
         }
 
-        if (rc == NGX_OK) {
+        if (rc == PG_ADMIT_DEBIT) {
             debited |= (uint32_t) 1 << i;
         }
     }
@@ -162,7 +166,7 @@ ngx_http_provider_gate_handler(ngx_http_request_t *r)
         vv->not_found = 0;
 
         if (!r->variables[pmcf->status_index].valid) {
-            ngx_http_provider_gate_set_result(r, pmcf,
+            ngx_http_provider_gate_access_result(r, pmcf,
                                               NGX_HTTP_PROVIDER_GATE_PASSED,
                                               NULL);
         }
@@ -174,15 +178,15 @@ ngx_http_provider_gate_handler(ngx_http_request_t *r)
 
     for (n = 0; n < i; n++) {
         if (debited & ((uint32_t) 1 << n)) {
-            ngx_http_provider_gate_refund(gates[n]->provider, cost[n]);
+            ngx_http_provider_gate_shm_refund(gates[n]->provider, cost[n]);
         }
     }
 
-    ngx_http_provider_gate_log_block(r, gates[i]->provider, cost[i],
+    ngx_http_provider_gate_access_log(r, gates[i]->provider, cost[i],
                                      plcf->dry_run);
 
     if (plcf->dry_run) {
-        ngx_http_provider_gate_set_result(r, pmcf,
+        ngx_http_provider_gate_access_result(r, pmcf,
                                           NGX_HTTP_PROVIDER_GATE_DRY_RUN,
                                           gates[i]->provider);
         return NGX_DECLINED;
@@ -190,15 +194,15 @@ ngx_http_provider_gate_handler(ngx_http_request_t *r)
 
     (void) ngx_atomic_fetch_add(&gates[i]->provider->node->blocked, 1);
 
-    ngx_http_provider_gate_set_result(r, pmcf, NGX_HTTP_PROVIDER_GATE_BLOCKED,
+    ngx_http_provider_gate_access_result(r, pmcf, NGX_HTTP_PROVIDER_GATE_BLOCKED,
                                       gates[i]->provider);
 
-    return ngx_http_provider_gate_deny(r, plcf, gates[i]->provider);
+    return ngx_http_provider_gate_access_deny(r, plcf, gates[i]->provider);
 }
 
 
 static ngx_uint_t
-ngx_http_provider_gate_bypassed(ngx_http_request_t *r,
+ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf)
 {
     ngx_int_t                  *index;
@@ -231,7 +235,7 @@ ngx_http_provider_gate_bypassed(ngx_http_request_t *r,
  */
 
 static pg_amount_t
-ngx_http_provider_gate_cost(ngx_http_request_t *r,
+ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g)
 {
     pg_amount_t                 cost;
@@ -262,7 +266,7 @@ ngx_http_provider_gate_cost(ngx_http_request_t *r,
  */
 
 static void
-ngx_http_provider_gate_set_result(ngx_http_request_t *r,
+ngx_http_provider_gate_access_result(ngx_http_request_t *r,
     ngx_http_provider_gate_main_conf_t *pmcf, ngx_uint_t result,
     ngx_http_provider_gate_provider_t *p)
 {
@@ -291,7 +295,7 @@ ngx_http_provider_gate_set_result(ngx_http_request_t *r,
 
 
 static void
-ngx_http_provider_gate_log_block(ngx_http_request_t *r,
+ngx_http_provider_gate_access_log(ngx_http_request_t *r,
     ngx_http_provider_gate_provider_t *p, pg_amount_t cost,
     ngx_uint_t dry_run)
 {
@@ -316,7 +320,7 @@ ngx_http_provider_gate_log_block(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_provider_gate_deny(ngx_http_request_t *r,
+ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p)
 {
@@ -378,7 +382,7 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
         text = ngx_http_provider_gate_default_message;
     }
 
-    if (ngx_http_provider_gate_wants_json(r)) {
+    if (ngx_http_provider_gate_access_json(r)) {
         ngx_str_set(&type, "application/json");
         body = ngx_http_provider_gate_json_body;
         escape = ngx_escape_json;
@@ -416,7 +420,7 @@ ngx_http_provider_gate_deny(ngx_http_request_t *r,
 /* JSON for clients that name a JSON type in Accept, HTML otherwise */
 
 static ngx_uint_t
-ngx_http_provider_gate_wants_json(ngx_http_request_t *r)
+ngx_http_provider_gate_access_json(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;

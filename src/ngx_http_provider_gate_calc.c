@@ -23,11 +23,6 @@
 static size_t pg_skip_digits(const char *s, size_t len, size_t p);
 
 
-static const char  *pg_state_names[] = {
-    "UNKNOWN", "OK", "LOW", "EXHAUSTED"
-};
-
-
 int
 pg_amount_parse(const char *s, size_t len, pg_amount_t *out)
 {
@@ -222,36 +217,6 @@ pg_amount_format(char *buf, size_t size, pg_amount_t a)
     buf[n] = '\0';
 
     return n;
-}
-
-
-unsigned
-pg_state_next(unsigned cur, pg_amount_t balance, const pg_thresholds_t *t)
-{
-    if (!pg_admit(balance, t->reserve, t->min_cost)) {
-        return PG_STATE_EXHAUSTED;
-    }
-
-    if (cur == PG_STATE_EXHAUSTED && balance < t->resume_above) {
-        return PG_STATE_EXHAUSTED;
-    }
-
-    if (t->has_low && balance < t->low_below) {
-        return PG_STATE_LOW;
-    }
-
-    return PG_STATE_OK;
-}
-
-
-const char *
-pg_state_name(unsigned state)
-{
-    if (state >= sizeof(pg_state_names) / sizeof(pg_state_names[0])) {
-        state = PG_STATE_UNKNOWN;
-    }
-
-    return pg_state_names[state];
 }
 
 

@@ -2,7 +2,8 @@
 /*
  * Copyright (C) provider-gate developers
  *
- * Amount, threshold and timing arithmetic of the gate.
+ * Amount and timing arithmetic of the gate: fixed-point amounts, the
+ * admission test, backoff and jitter.
  *
  * This file and its .c are free of nginx headers on purpose: they are
  * unit-tested and fuzzed on their own.  Like a vendored library they
@@ -33,21 +34,6 @@ typedef int64_t  pg_amount_t;
 #define PG_AMOUNT_LEN       32
 
 
-#define PG_STATE_UNKNOWN    0
-#define PG_STATE_OK         1
-#define PG_STATE_LOW        2
-#define PG_STATE_EXHAUSTED  3
-
-
-typedef struct {
-    pg_amount_t  reserve;
-    pg_amount_t  min_cost;      /* smallest configured cost, 0 if none */
-    pg_amount_t  resume_above;
-    pg_amount_t  low_below;
-    int          has_low;       /* low_below was configured */
-} pg_thresholds_t;
-
-
 /*
  * Both return 0, or -2 if the value is beyond PG_AMOUNT_MAX, or -1 for
  * anything else: text that is not a plain decimal, a double not finite.
@@ -56,9 +42,6 @@ int pg_amount_parse(const char *s, size_t len, pg_amount_t *out);
 int pg_amount_from_double(double v, pg_amount_t *out);
 size_t pg_amount_format(char *buf, size_t size, pg_amount_t a);
 
-unsigned pg_state_next(unsigned cur, pg_amount_t balance,
-    const pg_thresholds_t *t);
-const char *pg_state_name(unsigned state);
 int pg_admit(pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost);
 
 uint64_t pg_backoff_ms(uint64_t interval_ms, unsigned failures);

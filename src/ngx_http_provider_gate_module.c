@@ -7,11 +7,9 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_event.h>
-
-#include <curl/curl.h>
 
 #include "ngx_http_provider_gate.h"
+#include "ngx_http_provider_gate_curl.h"
 
 
 static ngx_int_t ngx_http_provider_gate_result_variable(ngx_http_request_t *r,
@@ -324,6 +322,13 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
         p->thresholds.resume_above = p->resume_above;
         p->thresholds.has_low = (p->low_below != NGX_CONF_UNSET);
         p->thresholds.low_below = p->thresholds.has_low ? p->low_below : 0;
+
+        p->intervals.interval = p->interval;
+        p->intervals.interval_low = p->interval_low;
+        p->intervals.interval_exhausted = p->interval_exhausted;
+        p->intervals.stale_after = p->stale_after;
+
+        p->index = i;
     }
 
     if (pmcf->shm_zone == NULL
@@ -537,7 +542,7 @@ ngx_http_provider_gate_add_zone(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    shm_zone->init = ngx_http_provider_gate_init_zone;
+    shm_zone->init = ngx_http_provider_gate_shm_init_zone;
     shm_zone->data = pmcf;
 
     pmcf->shm_zone = shm_zone;
@@ -745,7 +750,6 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
 {
     ngx_str_t                            name;
     ngx_http_handler_pt                 *h;
-    curl_version_info_data              *cv;
     ngx_http_core_main_conf_t           *cmcf;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
@@ -756,34 +760,9 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    /* without an asynchronous resolver libcurl would block the worker */
-
-    cv = curl_version_info(CURLVERSION_NOW);
-
-    if (!(cv->features & CURL_VERSION_ASYNCHDNS)) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "libcurl %s has no asynchronous DNS resolver, which "
-                      "ngx_http_provider_gate_module needs", cv->version);
+    if (ngx_http_provider_gate_curl_check(cf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-#if (LIBCURL_VERSION_NUM < 0x075700)
-
-    /*
-     * Before CURLOPT_QUICK_EXIT (7.87.0), a poll that times out during a
-     * lookup waits for the threaded resolver; c-ares does not block.
-     */
-
-    if (cv->ares == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "ngx_http_provider_gate_module was built against "
-                      "libcurl %s, whose threaded resolver can block a "
-                      "worker: it needs libcurl 7.87.0 or later, or one "
-                      "built with c-ares", LIBCURL_VERSION);
-        return NGX_ERROR;
-    }
-
-#endif
 
     ngx_str_set(&name, "provider_gate_status");
     pmcf->status_index = ngx_http_get_variable_index(cf, &name);
@@ -816,7 +795,7 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    *h = ngx_http_provider_gate_handler;
+    *h = ngx_http_provider_gate_access_handler;
 
     return NGX_OK;
 }
@@ -825,6 +804,8 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_provider_gate_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
     /*
      * Workers poll; so does the single process of "master_process off".
      * Only the cache manager and loader stay out.
@@ -834,12 +815,25 @@ ngx_http_provider_gate_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_provider_gate_init_fetch(cycle);
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_provider_gate_module);
+
+    if (pmcf == NULL || pmcf->providers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_provider_gate_curl_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provider_gate_poll_init(cycle);
 }
 
 
 static void
 ngx_http_provider_gate_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_provider_gate_exit_fetch(cycle);
+    /* polls in flight end as aborted and give their leases back */
+
+    ngx_http_provider_gate_curl_exit(cycle);
 }

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The shared zone: one record per provider, bound by name so that it
+ * survives reloads; the poll lease; publishing a poll's outcome; and the
+ * lock-free admission (take, commit, refund) on the request path.
  */
 
 
@@ -15,25 +19,10 @@
 #define NGX_HTTP_PROVIDER_GATE_LEASE_GRACE  1000
 
 
-static ngx_http_provider_gate_node_t *ngx_http_provider_gate_bind(
+static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
     ngx_http_provider_gate_shctx_t *sh, ngx_slab_pool_t *shpool,
     ngx_str_t *name);
-static ngx_msec_t ngx_http_provider_gate_interval(
-    ngx_http_provider_gate_provider_t *p, ngx_uint_t state);
-static void ngx_http_provider_gate_log_state(
-    ngx_http_provider_gate_provider_t *p, ngx_uint_t state,
-    pg_amount_t balance, ngx_log_t *log);
-
-
-uint64_t
-ngx_http_provider_gate_wall_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (uint64_t) tp->sec * 1000 + tp->msec;
-}
+static uint64_t ngx_http_provider_gate_shm_wall_ms(void);
 
 
 /*
@@ -48,7 +37,7 @@ ngx_http_provider_gate_wall_ms(void)
  */
 
 ngx_int_t
-ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_provider_gate_main_conf_t  *opmcf = data;
 
@@ -98,7 +87,8 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_shmtx_lock(&shpool->mutex);
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
-        node = ngx_http_provider_gate_bind(sh, shpool, &providers[i]->name);
+        node = ngx_http_provider_gate_shm_bind(sh, shpool,
+                                               &providers[i]->name);
 
         if (node == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
@@ -122,7 +112,7 @@ ngx_http_provider_gate_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /* the caller holds the zone mutex */
 
 static ngx_http_provider_gate_node_t *
-ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
+ngx_http_provider_gate_shm_bind(ngx_http_provider_gate_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_str_t *name)
 {
     ngx_queue_t                    *q;
@@ -147,7 +137,7 @@ ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
         return NULL;
     }
 
-    /* state UNKNOWN, first poll due at once: all zero */
+    /* state UNKNOWN, first poll due at once, nothing debited: all zero */
 
     node->name_len = name->len;
     ngx_memcpy(node->name, name->data, name->len);
@@ -155,6 +145,17 @@ ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
     ngx_queue_insert_tail(&sh->records, &node->queue);
 
     return node;
+}
+
+
+static uint64_t
+ngx_http_provider_gate_shm_wall_ms(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
 }
 
 
@@ -167,16 +168,16 @@ ngx_http_provider_gate_bind(ngx_http_provider_gate_shctx_t *sh,
  */
 
 ngx_uint_t
-ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p)
+ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_pid_t *owner)
 {
-    ngx_pid_t                       owner;
     ngx_uint_t                      seq;
     ngx_msec_t                      now;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
     now = ngx_current_msec;
+    *owner = 0;
 
     if ((ngx_msec_int_t) (node->next_poll - now) > 0) {
         return 0;
@@ -192,7 +193,7 @@ ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
         return 0;
     }
 
-    owner = node->lease_expire ? node->lease_pid : 0;
+    *owner = node->lease_expire ? node->lease_pid : 0;
 
     seq = ++node->lease_seq;
 
@@ -203,13 +204,11 @@ ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
 
-    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+    /* this poll answers whatever was asked before it */
 
-    if (owner) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "provider \"%V\": taking over the poll lease left by "
-                      "process %P", &p->name, owner);
-    }
+    node->poll_asked = 0;
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
     return seq;
 }
@@ -218,7 +217,7 @@ ngx_http_provider_gate_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 /* a worker that leaves mid-poll hands the next poll to the others at once */
 
 void
-ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
+ngx_http_provider_gate_shm_release(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq)
 {
     ngx_http_provider_gate_node_t  *node;
@@ -236,63 +235,94 @@ ngx_http_provider_gate_release(ngx_http_provider_gate_main_conf_t *pmcf,
 
 
 /*
- * Publishes the outcome of a poll.  A good answer replaces balance and
- * debit at once; an error never touches the balance, counts, backs off
- * and is logged only when its reason differs from the last one.  The
- * answer of a poll whose lease was taken over is older than what the
- * new owner will publish: it is dropped.
+ * Asks for a poll as soon as possible.  A poll in flight started before
+ * the reason to ask, so its answer cannot settle it: another poll is
+ * then due as soon as that one has answered.
  */
 
 void
-ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
-    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
-    pg_amount_t balance, u_char *reason, size_t len, ngx_log_t *log)
+ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p)
 {
-    uint64_t                        wall, last_ok;
-    ngx_msec_t                      now, delay;
-    ngx_uint_t                      old, state, failures, log_error;
-    ngx_uint_t                      log_stale;
+    ngx_msec_t                      now;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
     now = ngx_current_msec;
-    wall = ngx_http_provider_gate_wall_ms();
 
-    log_error = 0;
-    log_stale = 0;
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    if (node->lease_expire
+        && (ngx_msec_int_t) (node->lease_expire - now) > 0)
+    {
+        node->poll_asked = 1;
+
+    } else {
+        node->next_poll = now;
+    }
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+}
+
+
+/*
+ * Publishes the outcome of a poll and returns what changed, for the
+ * caller to log (and, later, to send): nothing is logged under the lock.
+ *
+ * A good answer replaces balance and debit at once.  An error never
+ * touches the balance; it counts and backs off.  The answer of a poll
+ * whose lease was taken over is older than what the new owner will
+ * publish: it is dropped, and NGX_DECLINED returned.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
+    pg_amount_t balance, u_char *reason, size_t len,
+    ngx_http_provider_gate_change_t *ch)
+{
+    uint64_t                        wall, delay;
+    ngx_msec_t                      now;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+    now = ngx_current_msec;
+    wall = ngx_http_provider_gate_shm_wall_ms();
+
+    ngx_memzero(ch, sizeof(ngx_http_provider_gate_change_t));
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
     if (node->lease_seq != seq) {
         ngx_shmtx_unlock(&pmcf->shpool->mutex);
-
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "provider \"%V\": dropping the answer of a poll whose "
-                      "lease was taken over", &p->name);
-        return;
+        return NGX_DECLINED;
     }
 
     (void) ngx_atomic_fetch_add(&node->polls, 1);
 
-    old = node->state;
-    failures = node->failures;
-    last_ok = node->last_ok;
+    ch->old_state = node->state;
+    ch->failures = node->failures;
+    ch->balance = balance;
 
     if (error == 0) {
-        state = pg_state_next(old, balance, &p->thresholds);
+        ch->state = pg_state_next(ch->old_state, balance, &p->thresholds);
 
         node->balance = balance;
         node->avail = (ngx_atomic_uint_t) balance;
         node->last_ok = wall;
-        node->state = state;
+        node->state = ch->state;
         node->failures = 0;
         node->error_code = 0;
         node->stale_logged = 0;
 
-        delay = ngx_http_provider_gate_interval(p, state);
+        node->fresh_until = now + (ngx_msec_t)
+                                  pg_state_fresh_for(&p->intervals, ch->state);
+
+        delay = pg_state_poll_delay(&p->intervals, ch->state, 0);
 
     } else {
-        state = old;
+        ch->state = ch->old_state;
+        ch->error = 1;
 
         node->failures++;
         node->last_error_time = wall;
@@ -301,185 +331,89 @@ ngx_http_provider_gate_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         if (node->error_code != error) {
             node->error_code = error;
-            log_error = 1;
+            ch->new_error = 1;
         }
 
-        if (old != PG_STATE_UNKNOWN
+        if (ch->old_state != PG_STATE_UNKNOWN
             && (ngx_msec_int_t) (now - node->fresh_until) >= 0
             && !node->stale_logged)
         {
             node->stale_logged = 1;
-            log_stale = 1;
+            ch->stale = 1;
+            ch->stale_for = wall - node->last_ok;
         }
 
-        delay = pg_backoff_ms(ngx_http_provider_gate_interval(p, old),
-                              node->failures);
+        delay = pg_state_poll_delay(&p->intervals, ch->old_state,
+                                    node->failures);
 
         (void) ngx_atomic_fetch_add(&node->poll_errors, 1);
     }
 
+    if (node->poll_asked) {
+        node->poll_asked = 0;
+        delay = 0;
+    }
+
     /* ngx_random() has 31 bits; the jitter wants 32 */
 
-    node->next_poll = now + pg_jitter_ms(delay, p->jitter,
-                                         (uint32_t) ngx_random() << 1);
+    node->next_poll = now + (ngx_msec_t) pg_jitter_ms(delay, p->jitter,
+                                                (uint32_t) ngx_random() << 1);
     node->lease_expire = 0;
 
-    /*
-     * Stale means the polls fail, not that we chose to poll slowly:
-     * stale_after counts from "interval", and a state polled more slowly
-     * (interval_exhausted can be longer) stretches it by the difference.
-     */
-
-    if (error == 0) {
-        node->fresh_until = now + p->stale_after
-                            + ngx_max(ngx_http_provider_gate_interval(p, state),
-                                      p->interval)
-                            - p->interval;
-    }
+    ch->next_poll = node->next_poll;
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
-    if (error == 0) {
-        if (failures) {
-            ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                          "provider \"%V\" answers again after %ui failed "
-                          "polls", &p->name, failures);
-        }
-
-        if (state != old) {
-            ngx_http_provider_gate_log_state(p, state, balance, log);
-        }
-
-        return;
-    }
-
-    if (log_error) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" poll failed: %*s, %s", &p->name, len,
-                      reason, (old == PG_STATE_UNKNOWN)
-                              ? "no balance known yet"
-                              : "keeping the last good balance");
-    }
-
-    if (log_stale) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" is stale: no good answer for %uL ms",
-                      &p->name, wall - last_ok);
-    }
-}
-
-
-static ngx_msec_t
-ngx_http_provider_gate_interval(ngx_http_provider_gate_provider_t *p,
-    ngx_uint_t state)
-{
-    switch (state) {
-
-    case PG_STATE_LOW:
-        return p->interval_low;
-
-    case PG_STATE_EXHAUSTED:
-        return p->interval_exhausted;
-
-    default:
-        return p->interval;
-    }
-}
-
-
-static void
-ngx_http_provider_gate_log_state(ngx_http_provider_gate_provider_t *p,
-    ngx_uint_t state, pg_amount_t balance, ngx_log_t *log)
-{
-    char  b[PG_AMOUNT_LEN], t[PG_AMOUNT_LEN], r[PG_AMOUNT_LEN];
-
-    pg_amount_format(b, sizeof(b), balance);
-
-    switch (state) {
-
-    case PG_STATE_EXHAUSTED:
-        pg_amount_format(t, sizeof(t), p->min_cost);
-
-        if (p->reserve == 0) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "provider \"%V\" is EXHAUSTED (balance %s, "
-                          "cost %s)", &p->name, b, t);
-            break;
-        }
-
-        pg_amount_format(r, sizeof(r), p->reserve);
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "provider \"%V\" is EXHAUSTED (balance %s, cost %s, "
-                      "reserve %s)", &p->name, b, t, r);
-        break;
-
-    case PG_STATE_LOW:
-        pg_amount_format(t, sizeof(t), p->low_below);
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "provider \"%V\" is LOW (balance %s, low_below %s)",
-                      &p->name, b, t);
-        break;
-
-    default:
-        ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                      "provider \"%V\" is OK (balance %s)", &p->name, b);
-        break;
-    }
+    return NGX_OK;
 }
 
 
 /*
  * The admission of one request of the given cost, on the request path:
- * no lock, no allocation.  The debit is a compare-and-swap on the cached
- * balance so that two workers cannot both spend the last credits.
+ * no lock, no allocation.  The debit is a compare-and-swap on avail so
+ * that two workers cannot both spend the last credits.
  *
- * EXHAUSTED is latched: it blocks even when the polls that would lift it
- * fail, since the last thing known of the account is that it is empty.
- *
- * NGX_OK: passed and debited; NGX_DONE: passed by on_unknown, nothing
- * debited; NGX_DECLINED: blocked.
+ * Returns PG_ADMIT_DEBIT (passed and debited), PG_ADMIT_OPEN (passed by
+ * on_unknown, nothing debited) or PG_ADMIT_BLOCK.
  */
 
 ngx_int_t
-ngx_http_provider_gate_take(ngx_http_provider_gate_provider_t *p,
+ngx_http_provider_gate_shm_take(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost)
 {
+    int                             rc, stale;
     ngx_uint_t                      state;
     ngx_atomic_uint_t               avail;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
     state = node->state;
-
-    if (state == PG_STATE_EXHAUSTED) {
-        return NGX_DECLINED;
-    }
-
-    if (state == PG_STATE_UNKNOWN
-        || (ngx_msec_int_t) (ngx_current_msec - node->fresh_until) >= 0)
-    {
-        return p->on_unknown ? NGX_DECLINED : NGX_DONE;
-    }
+    stale = ((ngx_msec_int_t) (ngx_current_msec - node->fresh_until) >= 0);
 
     for ( ;; ) {
         avail = node->avail;
 
-        if (!pg_admit((pg_amount_t) avail, p->reserve, cost)) {
-            return NGX_DECLINED;
+        rc = pg_state_admit(state, stale, p->on_unknown,
+                            (pg_amount_t) avail, p->reserve, cost);
+
+        if (rc != PG_ADMIT_DEBIT) {
+            return rc;
         }
 
         if (ngx_atomic_cmp_set(&node->avail, avail,
                                (ngx_atomic_uint_t) ((pg_amount_t) avail
                                                     - cost)))
         {
-            return NGX_OK;
+            return PG_ADMIT_DEBIT;
         }
     }
 }
 
 
+/* gives back a debit: another provider of the location refused */
+
 void
-ngx_http_provider_gate_refund(ngx_http_provider_gate_provider_t *p,
+ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost)
 {
     (void) ngx_atomic_fetch_add(&p->node->avail, (ngx_atomic_int_t) cost);

@@ -314,73 +314,6 @@ test_round_trip(void)
 
 
 static void
-test_state(void)
-{
-    pg_thresholds_t  t;
-
-    CHECK_STR(pg_state_name(PG_STATE_UNKNOWN), "UNKNOWN");
-    CHECK_STR(pg_state_name(PG_STATE_OK), "OK");
-    CHECK_STR(pg_state_name(PG_STATE_LOW), "LOW");
-    CHECK_STR(pg_state_name(PG_STATE_EXHAUSTED), "EXHAUSTED");
-    CHECK_STR(pg_state_name(4), "UNKNOWN");
-    CHECK_STR(pg_state_name(UINT_MAX), "UNKNOWN");
-
-    t.reserve = 1000;
-    t.min_cost = 500;
-    t.resume_above = 5000;
-    t.low_below = 10000;
-    t.has_low = 1;
-
-    /* cannot pay the smallest cost above the reserve */
-    CHECK_INT(pg_state_next(PG_STATE_UNKNOWN, 1499, &t), PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_OK, 1499, &t), PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_OK, -5000, &t), PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_OK, 1500, &t), PG_STATE_LOW);
-    CHECK_INT(pg_state_next(PG_STATE_UNKNOWN, 1500, &t), PG_STATE_LOW);
-
-    /* hysteresis: closed until resume_above */
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 1500, &t),
-              PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 4999, &t),
-              PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 5000, &t), PG_STATE_LOW);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 10000, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_LOW, 4999, &t), PG_STATE_LOW);
-
-    CHECK_INT(pg_state_next(PG_STATE_OK, 9999, &t), PG_STATE_LOW);
-    CHECK_INT(pg_state_next(PG_STATE_OK, 10000, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_LOW, 10000, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_OK, MAX, &t), PG_STATE_OK);
-
-    t.has_low = 0;
-    CHECK_INT(pg_state_next(PG_STATE_OK, 9999, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 5000, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 4999, &t),
-              PG_STATE_EXHAUSTED);
-
-    /* no cost: anything above the reserve */
-    t.min_cost = 0;
-    t.resume_above = 0;
-    CHECK_INT(pg_state_next(PG_STATE_OK, 1000, &t), PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_OK, 1001, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 1001, &t), PG_STATE_OK);
-
-    /* a resume level below the cost does not reopen early */
-    t.min_cost = 3000;
-    t.resume_above = 2000;
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 3999, &t),
-              PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_EXHAUSTED, 4000, &t), PG_STATE_OK);
-
-    t.reserve = 0;
-    t.min_cost = 0;
-    CHECK_INT(pg_state_next(PG_STATE_OK, 0, &t), PG_STATE_EXHAUSTED);
-    CHECK_INT(pg_state_next(PG_STATE_OK, 1, &t), PG_STATE_OK);
-    CHECK_INT(pg_state_next(PG_STATE_OK, -MAX, &t), PG_STATE_EXHAUSTED);
-}
-
-
-static void
 test_admit(void)
 {
     CHECK_INT(pg_admit(1500, 1000, 500), 1);
@@ -505,7 +438,6 @@ main(void)
     test_from_double();
     test_format();
     test_round_trip();
-    test_state();
     test_admit();
     test_backoff();
     test_jitter();
