@@ -44,6 +44,11 @@
  * without the lock; everything else is read and written under the zone
  * mutex.
  *
+ * "debited" is the running total of the debits that stand (it never
+ * goes down); "base" is its value when the poll that set "balance"
+ * started, "lease_base" its value when the poll in flight started, so
+ * that avail == balance - (debited - base) between polls.
+ *
  * Scheduling times are ngx_current_msec, a monotonic clock that all
  * workers share and that clock steps do not move; last_ok and
  * last_error_time are wall-clock milliseconds, for people.
@@ -53,6 +58,7 @@ typedef struct {
 
     ngx_atomic_t                   state;         /* PG_STATE_* */
     ngx_atomic_t                   avail;         /* balance - debited */
+    ngx_atomic_t                   debited;
     ngx_atomic_t                   fresh_until;   /* stale after it */
     ngx_atomic_t                   next_poll;
 
@@ -62,11 +68,13 @@ typedef struct {
     ngx_atomic_t                   poll_errors;
 
     pg_amount_t                    balance;       /* last good answer */
+    uint64_t                       base;
     uint64_t                       last_ok;       /* 0: never */
     uint64_t                       last_error_time;
     ngx_msec_t                     lease_expire;
     ngx_pid_t                      lease_pid;
     ngx_uint_t                     lease_seq;     /* which lease is live */
+    uint64_t                       lease_base;
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
@@ -209,6 +217,8 @@ ngx_int_t ngx_http_provider_gate_shm_publish(
     ngx_http_provider_gate_change_t *ch);
 ngx_int_t ngx_http_provider_gate_shm_take(
     ngx_http_provider_gate_provider_t *p, pg_amount_t cost);
+void ngx_http_provider_gate_shm_commit(ngx_http_provider_gate_provider_t *p,
+    pg_amount_t cost);
 void ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost);
 

@@ -146,6 +146,11 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     if (i == n) {
         for (i = 0; i < n; i++) {
+            if (debited & ((uint32_t) 1 << i)) {
+                ngx_http_provider_gate_shm_commit(gates[i]->provider,
+                                                  cost[i]);
+            }
+
             if (!(paid & gates[i]->provider->bit)) {
                 paid |= gates[i]->provider->bit;
                 (void) ngx_atomic_fetch_add(
@@ -174,7 +179,10 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* every provider must be able to pay: give back what was taken */
+    /*
+     * Every provider must be able to pay: give back what was taken.  The
+     * debits were never committed, so no poll has counted them.
+     */
 
     for (n = 0; n < i; n++) {
         if (debited & ((uint32_t) 1 << n)) {

@@ -165,6 +165,13 @@ ngx_http_provider_gate_shm_wall_ms(void)
  * expiry: it is never held across I/O under the mutex, and a worker that
  * dies mid-poll leaves a lease that simply expires.  The sequence number
  * tells a poll whose lease was taken over that its answer is too old.
+ *
+ * The lease also keeps the debits counted so far, read now, before the
+ * request goes out: its answer will be the balance as of about now, and
+ * whatever is debited from here on stays debited (a debit that races
+ * with this read is counted again rather than forgotten).  A provider
+ * that charges late would read, in place of "now", the total as it stood
+ * some time before, from a few buckets of it kept by time.
  */
 
 ngx_uint_t
@@ -203,6 +210,7 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
+    node->lease_base = node->debited;
 
     /* this poll answers whatever was asked before it */
 
@@ -269,7 +277,10 @@ ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
  * Publishes the outcome of a poll and returns what changed, for the
  * caller to log (and, later, to send): nothing is logged under the lock.
  *
- * A good answer replaces balance and debit at once.  An error never
+ * A good answer moves the balance, and moves avail by the difference
+ * plus what was debited between the start of the poll that set the last
+ * balance and the start of this one (pg_state_avail_delta()): debits
+ * admitted while this poll was in flight stay counted.  An error never
  * touches the balance; it counts and backs off.  The answer of a poll
  * whose lease was taken over is older than what the new owner will
  * publish: it is dropped, and NGX_DECLINED returned.
@@ -283,6 +294,7 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 {
     uint64_t                        wall, delay;
     ngx_msec_t                      now;
+    pg_amount_t                     delta;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
@@ -307,8 +319,13 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     if (error == 0) {
         ch->state = pg_state_next(ch->old_state, balance, &p->thresholds);
 
+        delta = pg_state_avail_delta(node->balance, node->base, balance,
+                                     node->lease_base);
+
+        (void) ngx_atomic_fetch_add(&node->avail, (ngx_atomic_int_t) delta);
+
         node->balance = balance;
-        node->avail = (ngx_atomic_uint_t) balance;
+        node->base = node->lease_base;
         node->last_ok = wall;
         node->state = ch->state;
         node->failures = 0;
@@ -371,7 +388,9 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 /*
  * The admission of one request of the given cost, on the request path:
  * no lock, no allocation.  The debit is a compare-and-swap on avail so
- * that two workers cannot both spend the last credits.
+ * that two workers cannot both spend the last credits.  It is not yet
+ * counted for the polls: the caller commits it once every provider of
+ * the location has passed, or refunds it.
  *
  * Returns PG_ADMIT_DEBIT (passed and debited), PG_ADMIT_OPEN (passed by
  * on_unknown, nothing debited) or PG_ADMIT_BLOCK.
@@ -410,7 +429,22 @@ ngx_http_provider_gate_shm_take(ngx_http_provider_gate_provider_t *p,
 }
 
 
-/* gives back a debit: another provider of the location refused */
+/*
+ * A debit that stands is added to the running total the polls read.
+ * After the compare-and-swap, never before: a poll that starts between
+ * the two counts this debit as made after its start, once more than it
+ * should, which errs on the side of the account.
+ */
+
+void
+ngx_http_provider_gate_shm_commit(ngx_http_provider_gate_provider_t *p,
+    pg_amount_t cost)
+{
+    (void) ngx_atomic_fetch_add(&p->node->debited, (ngx_atomic_int_t) cost);
+}
+
+
+/* gives back a debit that was never committed */
 
 void
 ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,

@@ -133,6 +133,50 @@ pg_state_admit(unsigned state, int stale, int closed_when_unknown,
 }
 
 
+/*
+ * A poll's balance is the balance as of the moment the poll started:
+ * what was admitted since then is not in it yet and must stay debited.
+ *
+ * "base" is the running total of debits (never decreasing, wrapping as
+ * an unsigned counter) read when a poll starts.  With avail kept as
+ *
+ *     avail = balance - (debits now - base)
+ *
+ * a good answer moves avail by one atomic add of
+ *
+ *     (new balance - old balance) + (new base - old base)
+ *
+ * which needs no lock against concurrent debits.  Saturates rather than
+ * wraps, for values beyond any real account.
+ */
+
+pg_amount_t
+pg_state_avail_delta(pg_amount_t old_balance, uint64_t old_base,
+    pg_amount_t new_balance, uint64_t new_base)
+{
+    uint64_t     debits;
+    pg_amount_t  delta, d;
+
+    /* balances are within PG_AMOUNT_MAX: the difference cannot overflow */
+
+    delta = new_balance - old_balance;
+
+    debits = new_base - old_base;
+
+    if (debits > (uint64_t) INT64_MAX) {
+        debits = (uint64_t) INT64_MAX;
+    }
+
+    d = (pg_amount_t) debits;
+
+    if (delta > 0 && d > INT64_MAX - delta) {
+        return INT64_MAX;
+    }
+
+    return delta + d;
+}
+
+
 static uint64_t
 pg_state_add_sat(uint64_t a, uint64_t b)
 {

@@ -3,8 +3,9 @@
  * Copyright (C) provider-gate developers
  *
  * The state machine of a provider: its states and their transitions, the
- * polling schedule each state asks for, and the admission decision of
- * one request.
+ * polling schedule each state asks for, the admission decision of one
+ * request, and the arithmetic that keeps the debits admitted during a
+ * poll counted against that poll's answer.
  *
  * Free of nginx headers, like ngx_http_provider_gate_calc.h, so that it
  * is unit-tested on its own; the callers in shm.c hold the zone mutex or
@@ -60,6 +61,9 @@ uint64_t pg_state_fresh_for(const pg_intervals_t *iv, unsigned state);
 
 int pg_state_admit(unsigned state, int stale, int closed_when_unknown,
     pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost);
+
+pg_amount_t pg_state_avail_delta(pg_amount_t old_balance, uint64_t old_base,
+    pg_amount_t new_balance, uint64_t new_base);
 
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_STATE_H_INCLUDED_ */

@@ -3,7 +3,9 @@
  * Copyright (C) provider-gate developers
  *
  * Unit tests of the provider state machine: transitions, the polling
- * schedule and the admission decision.
+ * schedule, the admission decision, and the arithmetic that keeps the
+ * debits admitted during a poll counted against its answer, including a
+ * simulation of requests and polls interleaved in every order.
  */
 
 
@@ -163,12 +165,226 @@ test_admit_decision(void)
 }
 
 
+static void
+test_avail_delta(void)
+{
+    /* no debits between the polls: avail follows the balance */
+    CHECK_INT(pg_state_avail_delta(1000, 0, 1000, 0), 0);
+    CHECK_INT(pg_state_avail_delta(1000, 0, 700, 0), -300);
+    CHECK_INT(pg_state_avail_delta(0, 0, 225000, 0), 225000);
+
+    /* debits before this poll started are in its balance already */
+    CHECK_INT(pg_state_avail_delta(1000, 10, 865, 145), 0);
+
+    /* the counter wraps as an unsigned one */
+    CHECK_INT(pg_state_avail_delta(1000, UINT64_MAX - 4, 1000, 5), 10);
+
+    /* beyond any account: saturates instead of wrapping */
+    CHECK_INT(pg_state_avail_delta(-MAX, 0, MAX, UINT64_MAX / 2 + 7),
+              INT64_MAX);
+    CHECK_INT(pg_state_avail_delta(MAX, 0, -MAX, 0), -2 * MAX);
+}
+
+
+/*
+ * The shared record as shm.c keeps it, and a provider whose true balance
+ * drops when a request reaches it.  Each step is one of the atomic
+ * operations of shm.c, so that any order of them can be played.
+ */
+
+typedef struct {
+    pg_amount_t  avail;
+    uint64_t     debited;
+    pg_amount_t  balance;
+    uint64_t     base;
+    uint64_t     lease_base;
+    pg_amount_t  answer;       /* what the poll in flight will return */
+    int          in_flight;
+    pg_amount_t  truth;        /* the provider's balance */
+} sim_t;
+
+
+static void
+sim_poll_start(sim_t *s)
+{
+    s->lease_base = s->debited;
+    s->answer = s->truth;
+    s->in_flight = 1;
+}
+
+
+static void
+sim_poll_answer(sim_t *s)
+{
+    s->avail += pg_state_avail_delta(s->balance, s->base, s->answer,
+                                     s->lease_base);
+    s->balance = s->answer;
+    s->base = s->lease_base;
+    s->in_flight = 0;
+}
+
+
+static int
+sim_take(sim_t *s, pg_amount_t cost)
+{
+    if (!pg_admit(s->avail, 0, cost)) {
+        return 0;
+    }
+
+    s->avail -= cost;
+
+    return 1;
+}
+
+
+static void
+test_in_flight(void)
+{
+    int       i, passed;
+    sim_t     s;
+    unsigned  seed, k, step;
+
+    /* the case: 1000 credits, cost 135, requests during a poll */
+
+    memset(&s, 0, sizeof(s));
+    s.truth = 1000;
+
+    sim_poll_start(&s);
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, 1000);
+
+    sim_poll_start(&s);
+
+    for (passed = 0, i = 0; i < 5; i++) {
+        if (sim_take(&s, 135)) {
+            s.debited += 135;
+            s.truth -= 135;
+            passed++;
+        }
+    }
+
+    CHECK_INT(passed, 5);
+
+    /* the answer is 1000, as of the poll's start: 675 stay debited */
+    sim_poll_answer(&s);
+    CHECK_INT(s.balance, 1000);
+    CHECK_INT(s.avail, 325);
+    CHECK_INT(s.avail, s.truth);
+
+    /* the next poll sees them: still 325, not 325 - 675 */
+    sim_poll_start(&s);
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, 325);
+
+    /* a failed poll moves nothing: the next one uses the older base */
+    sim_poll_start(&s);
+    s.in_flight = 0;
+    CHECK_INT(sim_take(&s, 135), 1);
+    s.debited += 135;
+    s.truth -= 135;
+    sim_poll_start(&s);
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, 190);
+    CHECK_INT(s.avail, s.truth);
+
+    /* a top-up between polls shows at the next answer, debits kept */
+    s.truth += 10000;
+    sim_poll_start(&s);
+    CHECK_INT(sim_take(&s, 135), 1);
+    s.debited += 135;
+    s.truth -= 135;
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, s.truth);
+
+    /* a poll that starts between the debit and its commit over-counts */
+    sim_poll_start(&s);
+    sim_poll_answer(&s);
+    CHECK(sim_take(&s, 135));
+    s.truth -= 135;               /* reached the provider before the poll */
+    sim_poll_start(&s);
+    s.debited += 135;             /* committed after the poll started */
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, s.truth - 135);
+
+    /* a rollback (another provider of the location refused) never counts */
+    sim_poll_start(&s);
+    sim_poll_answer(&s);
+    k = (unsigned) s.avail;
+    CHECK(sim_take(&s, 135));
+    sim_poll_start(&s);
+    s.avail += 135;
+    sim_poll_answer(&s);
+    CHECK_INT(s.avail, s.truth);
+    CHECK_INT(s.avail, (pg_amount_t) k);
+
+    /*
+     * Random interleavings: requests admitted and committed one step at a
+     * time, a provider that charges when the request reaches it (right
+     * after the commit), polls that start and answer at random moments.
+     * Whenever no poll is in flight and nothing is half done, avail is
+     * exactly the provider's balance, and it never overspends.
+     */
+
+    for (seed = 1; seed <= 200; seed++) {
+        srand(seed);
+
+        memset(&s, 0, sizeof(s));
+        s.truth = 100000 + rand() % 100000;
+
+        sim_poll_start(&s);
+        sim_poll_answer(&s);
+
+        for (step = 0; step < 2000; step++) {
+            k = (unsigned) rand() % 10;
+
+            if (k < 6) {
+                pg_amount_t  cost = 1 + rand() % 500;
+
+                if (sim_take(&s, cost)) {
+                    s.debited += cost;
+                    s.truth -= cost;
+                }
+
+            } else if (k < 8) {
+                if (!s.in_flight) {
+                    sim_poll_start(&s);
+                }
+
+            } else if (k < 9) {
+                if (s.in_flight) {
+                    sim_poll_answer(&s);
+                }
+
+            } else {
+                s.truth += rand() % 3 ? 0 : 50000;     /* a top-up */
+            }
+
+            if (s.truth < 0) {
+                break;
+            }
+        }
+
+        if (s.in_flight) {
+            sim_poll_answer(&s);
+        }
+
+        sim_poll_start(&s);
+        sim_poll_answer(&s);
+
+        CHECK_INT(s.avail, s.truth);
+        CHECK(s.truth >= 0);
+    }
+}
+
+
 int
 main(void)
 {
     test_state();
     test_schedule();
     test_admit_decision();
+    test_avail_delta();
+    test_in_flight();
 
     PG_TEST_DONE();
 }
