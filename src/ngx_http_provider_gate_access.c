@@ -113,8 +113,8 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     if (plcf->bypass && ngx_http_provider_gate_access_bypassed(r, plcf)) {
         ngx_http_provider_gate_access_result(r, pmcf,
-                                          NGX_HTTP_PROVIDER_GATE_BYPASSED,
-                                          NULL);
+                                             NGX_HTTP_PROVIDER_GATE_BYPASSED,
+                                             NULL);
         return NGX_DECLINED;
     }
 
@@ -131,7 +131,8 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         }
 
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
-                  ? gates[i]->cost : ngx_http_provider_gate_access_cost(r, gates[i]);
+                  ? gates[i]->cost
+                  : ngx_http_provider_gate_access_cost(r, gates[i]);
 
         rc = ngx_http_provider_gate_shm_take(gates[i]->provider, cost[i]);
 
@@ -172,8 +173,8 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
         if (!r->variables[pmcf->status_index].valid) {
             ngx_http_provider_gate_access_result(r, pmcf,
-                                              NGX_HTTP_PROVIDER_GATE_PASSED,
-                                              NULL);
+                                                NGX_HTTP_PROVIDER_GATE_PASSED,
+                                                NULL);
         }
 
         return NGX_DECLINED;
@@ -191,19 +192,20 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     ngx_http_provider_gate_access_log(r, gates[i]->provider, cost[i],
-                                     plcf->dry_run);
+                                      plcf->dry_run);
 
     if (plcf->dry_run) {
         ngx_http_provider_gate_access_result(r, pmcf,
-                                          NGX_HTTP_PROVIDER_GATE_DRY_RUN,
-                                          gates[i]->provider);
+                                             NGX_HTTP_PROVIDER_GATE_DRY_RUN,
+                                             gates[i]->provider);
         return NGX_DECLINED;
     }
 
     (void) ngx_atomic_fetch_add(&gates[i]->provider->node->blocked, 1);
 
-    ngx_http_provider_gate_access_result(r, pmcf, NGX_HTTP_PROVIDER_GATE_BLOCKED,
-                                      gates[i]->provider);
+    ngx_http_provider_gate_access_result(r, pmcf,
+                                         NGX_HTTP_PROVIDER_GATE_BLOCKED,
+                                         gates[i]->provider);
 
     return ngx_http_provider_gate_access_deny(r, plcf, gates[i]->provider);
 }
