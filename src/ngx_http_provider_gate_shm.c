@@ -412,7 +412,7 @@ ngx_http_provider_gate_shm_take(ngx_http_provider_gate_provider_t *p,
     for ( ;; ) {
         avail = node->avail;
 
-        rc = pg_state_admit(state, stale, p->on_unknown,
+        rc = pg_state_admit(state, stale, p->on_unknown, 1,
                             (pg_amount_t) avail, p->reserve, cost);
 
         if (rc != PG_ADMIT_DEBIT) {
