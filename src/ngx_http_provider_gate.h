@@ -15,6 +15,7 @@
 #include "ngx_http_provider_gate_calc.h"
 #include "ngx_http_provider_gate_json.h"
 #include "ngx_http_provider_gate_state.h"
+#include "ngx_http_provider_gate_regex.h"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -29,6 +30,10 @@
 #define NGX_HTTP_PROVIDER_GATE_AUTH_QUERY    3
 
 #define NGX_HTTP_PROVIDER_GATE_ERR_LEN       128
+
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF      0
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_ON       1
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_REPLACE  2
 
 /* gates in one location: a bit each in the admission's refund mask */
 #define NGX_HTTP_PROVIDER_GATE_MAX_GATES     32
@@ -62,10 +67,15 @@ typedef struct {
     ngx_atomic_t                   fresh_until;   /* stale after it */
     ngx_atomic_t                   next_poll;
 
+    ngx_atomic_t                   latch_due;     /* 0: nothing pending */
+    ngx_atomic_t                   canary;        /* its epoch; 0: free */
+
     ngx_atomic_t                   passed;
     ngx_atomic_t                   blocked;
     ngx_atomic_t                   polls;
     ngx_atomic_t                   poll_errors;
+    ngx_atomic_t                   passive_hits;
+    ngx_atomic_t                   encoded_warned;
 
     pg_amount_t                    balance;       /* last good answer */
     uint64_t                       base;
@@ -79,6 +89,8 @@ typedef struct {
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
     unsigned                       poll_asked:1;  /* during the poll */
+
+    pg_latch_t                     latch;
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -96,6 +108,7 @@ typedef struct {
     pg_amount_t                    balance;
     uint64_t                       stale_for;     /* ms, when it turned */
     ngx_msec_t                     next_poll;
+    ngx_uint_t                     latch;         /* PG_LATCH_* */
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
     unsigned                       stale:1;       /* turned stale now */
@@ -105,6 +118,14 @@ typedef struct {
 typedef struct {
     ngx_queue_t                    records;
 } ngx_http_provider_gate_shctx_t;
+
+
+/* passive [status=CODE[,CODE...]] [match=PCRE2] */
+typedef struct {
+    ngx_array_t                   *status;        /* ngx_uint_t; NULL: any */
+    pg_regex_t                    *regex;         /* NULL: any body */
+    ngx_uint_t                     number;        /* 1, 2, ... in logs */
+} ngx_http_provider_gate_rule_t;
 
 
 typedef struct {
@@ -143,6 +164,11 @@ typedef struct {
     pg_thresholds_t                thresholds;
     pg_intervals_t                 intervals;
 
+    ngx_array_t                   *passive;       /* rule_t */
+    ngx_msec_t                     hold;
+    pg_latch_conf_t                latch;
+    unsigned                       has_balance:1; /* a url to poll */
+
     ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
     ngx_http_provider_gate_node_t *node;
@@ -168,6 +194,9 @@ typedef struct {
     ngx_int_t                      status_index;
     ngx_int_t                      provider_index;
     ngx_int_t                      paid_index;
+    ngx_int_t                      inspect_index;
+    ngx_int_t                      canary_index;
+    ngx_uint_t                     passive;       /* some rule somewhere */
 } ngx_http_provider_gate_main_conf_t;
 
 
@@ -177,7 +206,19 @@ typedef struct {
     ngx_uint_t                     status_code;
     ngx_http_complex_value_t      *message;
     ngx_flag_t                     dry_run;
+    ngx_uint_t                     passive;       /* PASSIVE_* */
 } ngx_http_provider_gate_loc_conf_t;
+
+
+/* a request that took a provider's canary slot */
+typedef struct {
+    ngx_http_provider_gate_main_conf_t *pmcf;
+    ngx_http_provider_gate_provider_t  *provider;
+    ngx_http_request_t                 *request;
+    uint64_t                            epoch;
+    unsigned                            hit:1;
+    unsigned                            released:1;
+} ngx_http_provider_gate_canary_t;
 
 
 typedef struct {
@@ -226,8 +267,26 @@ void ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
 ngx_int_t ngx_http_provider_gate_poll_init(ngx_cycle_t *cycle);
 void ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p);
 
+ngx_int_t ngx_http_provider_gate_shm_canary(
+    ngx_http_provider_gate_provider_t *p, uint64_t *epoch);
+void ngx_http_provider_gate_shm_canary_end(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t epoch, ngx_uint_t outcome,
+    ngx_log_t *log);
+void ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t status,
+    ngx_http_provider_gate_rule_t *rule, ngx_log_t *log);
+void ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_log_t *log);
+
 /* access.c */
 ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *body);
+
+/* filter.c */
+ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
 
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
