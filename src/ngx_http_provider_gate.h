@@ -197,6 +197,12 @@ void ngx_http_provider_gate_exit_fetch(ngx_cycle_t *cycle);
 /* access.c */
 ngx_int_t ngx_http_provider_gate_handler(ngx_http_request_t *r);
 
+/* secret.c */
+ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
+    ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
+ngx_int_t ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
+
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
     ngx_str_t *name);

@@ -61,11 +61,9 @@ static char *ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_invalid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf, char *expected);
-static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
-static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
-    size_t max, ngx_str_t *out);
+static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p,
+    ngx_str_t *what);
 
 
 /*
@@ -531,7 +529,7 @@ ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t  *value, what;
 
     if (p->ca.data) {
         return "is duplicate";
@@ -539,14 +537,44 @@ ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_provider_gate_read_file(cf, p, "ca_file", &value[1],
-                                         NGX_HTTP_PROVIDER_GATE_CA_MAX, &p->ca)
+    if (ngx_http_provider_gate_provider_subject(cf, cmd, p, &what)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_provider_gate_secret_read_file(cf, &value[1], &what,
+                                                NGX_HTTP_PROVIDER_GATE_CA_MAX,
+                                                &p->ca)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "credential of provider \"kie\"": the subject of the messages of the
+ * secret reader, which knows neither the directive nor the provider
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_provider_subject(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *what)
+{
+    what->len = cmd->name.len + sizeof(" of provider \"\"") - 1
+                + p->name.len;
+
+    what->data = ngx_pnalloc(cf->temp_pool, what->len);
+    if (what->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(what->data, "%V of provider \"%V\"", &cmd->name, &p->name);
+
+    return NGX_OK;
 }
 
 
@@ -884,9 +912,8 @@ ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
 /*
  * credential env:NAME | file:PATH
  *
- * The secret is read here, in the master, on every (re)load: a rotated
- * key needs a reload, not a restart, and a file only root can read still
- * works after the workers drop privileges.  It is never logged.
+ * The secret is read here, by the master, on every (re)load; see
+ * ngx_http_provider_gate_secret.c.  It is never logged.
  */
 
 static char *
@@ -895,9 +922,8 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    ngx_int_t    rc;
-    ngx_str_t   *value, name;
-    ngx_uint_t   i;
+    ngx_int_t   rc;
+    ngx_str_t  *value, what;
 
     if (p->credential.data) {
         return "is duplicate";
@@ -905,34 +931,17 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strncmp(value[1].data, "env:", 4) == 0 && value[1].len > 4) {
-        name.data = value[1].data + 4;
-        name.len = value[1].len - 4;
-
-        rc = ngx_http_provider_gate_read_env(cf, p, &name);
-
-    } else if (ngx_strncmp(value[1].data, "file:", 5) == 0
-               && value[1].len > 5)
+    if (ngx_http_provider_gate_provider_subject(cf, cmd, p, &what)
+        != NGX_OK)
     {
-        name.data = value[1].data + 5;
-        name.len = value[1].len - 5;
+        return NGX_CONF_ERROR;
+    }
 
-        rc = ngx_http_provider_gate_read_file(cf, p, "credential", &name,
-                                    NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX,
-                                    &p->credential);
+    rc = ngx_http_provider_gate_secret_read(cf, &value[1], &what,
+                                        NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX,
+                                        &p->credential);
 
-        /* editors leave a newline at the end of the file */
-
-        while (rc == NGX_OK && p->credential.len
-               && (p->credential.data[p->credential.len - 1] == '\n'
-                   || p->credential.data[p->credential.len - 1] == '\r'
-                   || p->credential.data[p->credential.len - 1] == ' '
-                   || p->credential.data[p->credential.len - 1] == '\t'))
-        {
-            p->credential.len--;
-        }
-
-    } else {
+    if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"credential\" in provider \"%V\", it "
                            "must be env:NAME or file:PATH (a secret is "
@@ -944,173 +953,7 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* it goes into a header line: a line break would end the header */
-
-    for (i = 0; i < p->credential.len; i++) {
-        if (p->credential.data[i] < 0x20 || p->credential.data[i] == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "credential of provider \"%V\" holds a "
-                               "control character (a line break?)",
-                               &p->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (p->credential.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\" is empty",
-                           &p->name);
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_provider_gate_read_env(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
-{
-    u_char           *v;
-    ngx_str_t        *env;
-    ngx_uint_t        i;
-    ngx_core_conf_t  *ccf;
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
-                                           ngx_core_module);
-
-    env = ccf->env.elts;
-    v = NULL;
-
-    for (i = 0; i < ccf->env.nelts; i++) {
-
-        if (env[i].len < name->len
-            || ngx_strncmp(env[i].data, name->data, name->len) != 0)
-        {
-            continue;
-        }
-
-        if (env[i].len == name->len) {
-            v = (u_char *) getenv((char *) name->data);
-            break;
-        }
-
-        if (env[i].data[name->len] == '=') {
-            v = env[i].data + name->len + 1;
-            break;
-        }
-    }
-
-    if (i == ccf->env.nelts) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": environment "
-                           "variable \"%V\" is not kept, add \"env %V;\" "
-                           "before the http block", &p->name, name, name);
-        return NGX_ERROR;
-    }
-
-    if (v == NULL || *v == '\0') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": environment "
-                           "variable \"%V\" is not set or empty",
-                           &p->name, name);
-        return NGX_ERROR;
-    }
-
-    p->credential.len = ngx_strlen(v);
-    p->credential.data = ngx_pnalloc(cf->pool, p->credential.len);
-    if (p->credential.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p->credential.data, v, p->credential.len);
-
-    return NGX_OK;
-}
-
-
-/*
- * Reads a whole file, as the master does at every (re)load: the workers,
- * which run as another user, may not be allowed to.
- */
-
-static ngx_int_t
-ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
-    size_t max, ngx_str_t *out)
-{
-    u_char     *buf;
-    size_t      n;
-    ssize_t     rd;
-    ngx_fd_t    fd;
-    ngx_str_t   path;
-
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "%s of provider \"%V\": " ngx_open_file_n
-                           " \"%V\" failed", what, &p->name, &path);
-        return NGX_ERROR;
-    }
-
-    /* one byte more than allowed tells a file that is too large */
-
-    buf = ngx_pnalloc(cf->pool, max + 1);
-    n = 0;
-
-    while (buf) {
-        rd = ngx_read_fd(fd, buf + n, max + 1 - n);
-
-        if (rd == -1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "%s of provider \"%V\": " ngx_read_fd_n
-                               " \"%V\" failed", what, &p->name, &path);
-            buf = NULL;
-            break;
-        }
-
-        if (rd == 0) {
-            break;
-        }
-
-        n += rd;
-
-        if (n > max) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s of provider \"%V\": file \"%V\" is "
-                               "larger than %uz bytes", what, &p->name,
-                               &path, max);
-            buf = NULL;
-        }
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &path);
-    }
-
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s of provider \"%V\": file \"%V\" is empty",
-                           what, &p->name, &path);
-        return NGX_ERROR;
-    }
-
-    out->data = buf;
-    out->len = n;
-
-    return NGX_OK;
 }
 
 

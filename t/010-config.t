@@ -8,6 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 $ENV{KIE_API_KEY} = 'sk-config-0123456789';
 $ENV{PG_TEST_EMPTY_VAR} = '';
 $ENV{PG_TEST_LINE_BREAK} = "sk-one\nsk-two";
+$ENV{PG_TEST_LONG_VAR} = 'k' x 4097;
 delete $ENV{PG_TEST_UNSET_VAR};
 
 no_shuffle();
@@ -810,7 +811,59 @@ qr/\[emerg\] .*ca_file of provider "kie": open\(\) "\/nonexistent\/ca\.pem" fail
 
 
 
-=== TEST 50: every provider directive set: nginx starts and serves
+=== TEST 50: a credential variable larger than a credential may be
+--- main_config
+env PG_TEST_LONG_VAR;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:PG_TEST_LONG_VAR;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie": environment variable "PG_TEST_LONG_VAR" is larger than 4096 bytes in \S+nginx\.conf:\d+/
+--- no_error_log
+kkkkkkkk
+
+
+
+=== TEST 51: a credential file larger than a credential may be
+--- user_files eval
+[['big.key', 'k' x 4097]]
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  file:../html/big.key;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie": file "\S*\/html\/big\.key" is larger than 4096 bytes in \S+nginx\.conf:\d+/
+--- no_error_log
+kkkkkkkk
+
+
+
+=== TEST 52: a credential file of white space alone is empty once its line ends are trimmed
+--- user_files eval
+[['blank.key', " \t\r\n\n"]]
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  file:../html/blank.key;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie" is empty in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 53: every provider directive set: nginx starts and serves
 --- user_files
 >>> kie.key
 sk-file-0123456789
