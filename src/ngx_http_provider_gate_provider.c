@@ -26,23 +26,21 @@ static char *ngx_http_provider_gate_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p);
+static char *ngx_http_provider_gate_provider_choice(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p);
+static ngx_conf_enum_t *ngx_http_provider_gate_provider_find(
+    ngx_conf_enum_t *e, ngx_str_t *name);
+static char *ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf,
+    void *post, void *data);
+static char *ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf,
+    void *post, void *data);
 static char *ngx_http_provider_gate_set_str(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_set_url(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_method(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_msec(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_size(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_flag(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_set_amount(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_set_jitter(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_set_auth(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -66,6 +64,36 @@ static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
     ngx_str_t *what);
 
 
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_methods[] = {
+    { ngx_string("GET"), NGX_HTTP_PROVIDER_GATE_METHOD_GET },
+    { ngx_string("POST"), NGX_HTTP_PROVIDER_GATE_METHOD_POST },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_on_unknown[] = {
+    { ngx_string("open"), NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN },
+    { ngx_string("closed"), NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED },
+    { ngx_null_string, 0 }
+};
+
+
+/* what ngx_conf_set_flag_slot() takes, for the provider's own message */
+
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_flag[] = {
+    { ngx_string("on"), 1 },
+    { ngx_string("off"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_post_t  ngx_http_provider_gate_provider_msec_post =
+    { ngx_http_provider_gate_provider_msec_positive };
+
+static ngx_conf_post_t  ngx_http_provider_gate_provider_size_post =
+    { ngx_http_provider_gate_provider_size_positive };
+
+
 /*
  * The directives of a provider_gate_provider block.  They are dispatched
  * by ngx_http_provider_gate_provider_directive() with the provider as
@@ -86,8 +114,9 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       NGX_HTTP_PROVIDER_GATE_OFFSET(url), NULL },
 
     { ngx_string("method"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_method, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(method), NULL },
+      ngx_conf_set_enum_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(method),
+      &ngx_http_provider_gate_provider_methods },
 
     { ngx_string("body"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_set_str, 0,
@@ -109,36 +138,43 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       ngx_http_provider_gate_set_envelope, 0, 0, NULL },
 
     { ngx_string("interval"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("interval_low"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("interval_exhausted"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("jitter"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_set_jitter, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(jitter), NULL },
 
     { ngx_string("timeout"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(timeout), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(timeout),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("max_body"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_size, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(max_body), NULL },
+      ngx_conf_set_size_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(max_body),
+      &ngx_http_provider_gate_provider_size_post },
 
     { ngx_string("stale_after"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("on_unknown"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_on_unknown, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(on_unknown), NULL },
+      ngx_conf_set_enum_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(on_unknown),
+      &ngx_http_provider_gate_provider_on_unknown },
 
     { ngx_string("reserve"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_set_amount, 0,
@@ -152,8 +188,8 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       ngx_http_provider_gate_set_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(resume_above), NULL },
 
-    { ngx_string("tls_verify"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_flag, 0,
+    { ngx_string("tls_verify"), NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
@@ -223,21 +259,25 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     /*
      * set by ngx_pcalloc():
      *
+     *     p->preset = { 0, NULL };
      *     p->url = { 0, NULL };
-     *     p->method = { 0, NULL };
      *     p->body = { 0, NULL };
+     *     p->auth_name = { 0, NULL };
+     *     p->auth_prefix = { 0, NULL };
      *     p->credential = { 0, NULL };
      *     p->headers = NULL;
      *     p->balance = NULL;
      *     p->envelope = NULL;
      *     p->ca = { 0, NULL };
      *     p->node = NULL;
+     *     p->poll = NULL;
      */
 
     p->name = value[1];
     p->bit = (uint64_t) 1 << pmcf->providers.nelts;
     p->file = cf->conf_file->file.name;
     p->line = cf->conf_file->line;
+    p->method = NGX_CONF_UNSET_UINT;
     p->auth = NGX_CONF_UNSET_UINT;
     p->interval = NGX_CONF_UNSET_MSEC;
     p->interval_low = NGX_CONF_UNSET_MSEC;
@@ -288,7 +328,7 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
     char           *rv;
     ngx_str_t      *value;
-    ngx_uint_t      n;
+    ngx_uint_t      n, valid;
     ngx_command_t  *cmd;
 
     value = cf->args->elts;
@@ -324,13 +364,38 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         return NGX_CONF_ERROR;
     }
 
-    if ((cmd->type & NGX_CONF_1MORE) ? n < 1
-        : (n > 7 || !(cmd->type & argument_number[n])))
-    {
+    if (cmd->type & NGX_CONF_FLAG) {
+        valid = (n == 1);
+
+    } else if (cmd->type & NGX_CONF_1MORE) {
+        valid = (n >= 1);
+
+    } else {
+        valid = (n <= 7 && (cmd->type & argument_number[n]));
+    }
+
+    if (!valid) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid number of arguments in \"%V\" directive "
                            "of provider \"%V\"", &cmd->name, &p->name);
         return NGX_CONF_ERROR;
+    }
+
+    /*
+     * ngx_conf_set_flag_slot() and ngx_conf_set_enum_slot() report a bad
+     * value themselves, without the provider (and the enum one at "warn",
+     * without the directive either): the value is checked here first, so
+     * that they only ever see one they take.  What the other stock slots
+     * return, "is duplicate" or "invalid value", is printed below.
+     */
+
+    if (cmd->set == ngx_conf_set_flag_slot
+        || cmd->set == ngx_conf_set_enum_slot)
+    {
+        rv = ngx_http_provider_gate_provider_choice(cf, cmd, p);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
     }
 
     rv = cmd->set(cf, cmd, p);
@@ -348,6 +413,102 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
 
 /*
+ * The value of a flag or an enum directive, against what its stock slot
+ * takes, case-insensitively as the slot compares: "invalid value \"x\" in
+ * \"on_unknown\" of provider \"kie\", it must be \"open\" or \"closed\"".
+ */
+
+static char *
+ngx_http_provider_gate_provider_choice(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_provider_gate_provider_t *p)
+{
+    u_char           *last, *end, expected[128];
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *e;
+
+    if (cmd->set == ngx_conf_set_flag_slot) {
+        e = ngx_http_provider_gate_provider_flag;
+
+    } else {
+        e = cmd->post;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_provider_gate_provider_find(e, &value[1])) {
+        return NGX_CONF_OK;
+    }
+
+    /* "a", "b" or "c" */
+
+    last = expected;
+    end = expected + sizeof(expected) - 1;
+
+    for (i = 0; e[i].name.len; i++) {
+        if (i > 0) {
+            last = ngx_slprintf(last, end, "%s",
+                                e[i + 1].name.len ? ", " : " or ");
+        }
+
+        last = ngx_slprintf(last, end, "\"%V\"", &e[i].name);
+    }
+
+    *last = '\0';
+
+    return ngx_http_provider_gate_invalid(cf, cmd, p, (char *) expected);
+}
+
+
+static ngx_conf_enum_t *
+ngx_http_provider_gate_provider_find(ngx_conf_enum_t *e, ngx_str_t *name)
+{
+    for ( /* void */ ; e->name.len; e++) {
+        if (e->name.len == name->len
+            && ngx_strncasecmp(e->name.data, name->data, name->len) == 0)
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * 0 is no value for these: polls without a pause, no timeout at all for
+ * libcurl, a record always stale, or no answer small enough
+ */
+
+static char *
+ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf, void *post,
+    void *data)
+{
+    ngx_msec_t  *msp = data;
+
+    if (*msp == 0) {
+        return "must be greater than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf, void *post,
+    void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp == 0) {
+        return "must be greater than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
  * The end of a provider block: a preset fills what the operator left
  * unset, then the defaults that depend on other values are computed.
  */
@@ -357,6 +518,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p)
 {
     char                              err[128];
+    ngx_conf_enum_t                  *method;
     ngx_http_provider_gate_preset_t  *preset;
 
     preset = NULL;
@@ -370,8 +532,17 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
             p->url = preset->url;
         }
 
-        if (p->method.len == 0) {
-            p->method = preset->method;
+        if (p->method == NGX_CONF_UNSET_UINT && preset->method.len) {
+            method = ngx_http_provider_gate_provider_find(
+                                     ngx_http_provider_gate_provider_methods,
+                                     &preset->method);
+            if (method == NULL) {
+                ngx_cpystrn((u_char *) err, (u_char *) "unknown method",
+                            sizeof(err));
+                goto bad_preset;
+            }
+
+            p->method = method->value;
         }
 
         if (p->auth == NGX_CONF_UNSET_UINT) {
@@ -444,11 +615,9 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (p->method.len == 0) {
-        ngx_str_set(&p->method, "GET");
-    }
+    ngx_conf_init_uint_value(p->method, NGX_HTTP_PROVIDER_GATE_METHOD_GET);
 
-    if (p->body.len && p->method.len != sizeof("POST") - 1) {
+    if (p->body.len && p->method != NGX_HTTP_PROVIDER_GATE_METHOD_POST) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "provider \"%V\" has a \"body\" but not "
                       "\"method POST\" in %V:%ui",
@@ -463,7 +632,8 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
     ngx_conf_init_uint_value(p->jitter, 10);
     ngx_conf_init_size_value(p->max_body, 64 * 1024);
-    ngx_conf_init_uint_value(p->on_unknown, 0);
+    ngx_conf_init_uint_value(p->on_unknown,
+                             NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN);
     ngx_conf_init_value(p->tls_verify, 1);
     ngx_conf_init_value(p->reserve, 0);
 
@@ -646,115 +816,6 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_provider_gate_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (!((value[1].len == 3
-           && ngx_strncmp(value[1].data, "GET", 3) == 0)
-          || (value[1].len == 4
-              && ngx_strncmp(value[1].data, "POST", 4) == 0)))
-    {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "GET or POST");
-    }
-
-    return ngx_http_provider_gate_set_str(cf, cmd, conf);
-}
-
-
-static char *
-ngx_http_provider_gate_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_msec_t  *field;
-    ngx_str_t   *value;
-
-    field = (ngx_msec_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    *field = ngx_parse_time(&value[1], 0);
-
-    if (*field == (ngx_msec_t) NGX_ERROR || *field == 0) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "a time greater than 0");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    size_t     *field;
-    ngx_str_t  *value;
-
-    field = (size_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET_SIZE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    *field = ngx_parse_size(&value[1]);
-
-    if (*field == (size_t) NGX_ERROR || *field == 0) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "a size greater than 0");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_flag(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_flag_t  *field;
-    ngx_str_t   *value;
-
-    field = (ngx_flag_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcasecmp(value[1].data, (u_char *) "on") == 0) {
-        *field = 1;
-
-    } else if (ngx_strcasecmp(value[1].data, (u_char *) "off") == 0) {
-        *field = 0;
-
-    } else {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "\"on\" or \"off\"");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
 ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
@@ -810,35 +871,6 @@ ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     p->jitter = n;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_provider_gate_provider_t *p = conf;
-
-    ngx_str_t  *value;
-
-    if (p->on_unknown != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "open") == 0) {
-        p->on_unknown = 0;
-
-    } else if (ngx_strcmp(value[1].data, "closed") == 0) {
-        p->on_unknown = 1;
-
-    } else {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "\"open\" or \"closed\"");
-    }
 
     return NGX_CONF_OK;
 }
