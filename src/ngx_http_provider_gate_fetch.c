@@ -538,7 +538,7 @@ ngx_http_provider_gate_setup(ngx_http_provider_gate_poll_t *poll)
 
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, poll->headers);
 
-    if (p->method.len == 4) {
+    if (p->method == NGX_HTTP_PROVIDER_GATE_METHOD_POST) {
         curl_easy_setopt(easy, CURLOPT_POST, 1L);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) p->body.len);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
