@@ -509,8 +509,17 @@ ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf, void *post,
 
 
 /*
- * The end of a provider block: a preset fills what the operator left
- * unset, then the defaults that depend on other values are computed.
+ * The end of a provider block, the one place where its values are
+ * completed: first what a preset fills where the operator left a field
+ * unset, then the defaults, then the values derived from others, and
+ * last the checks that need the whole block.
+ *
+ * One default is set elsewhere: resume_above, the reserve plus the
+ * largest fixed cost of the provider's gates, in init_main_conf of
+ * ngx_http_provider_gate_module.c, since gates may come after the
+ * provider anywhere in the http block and their costs are known only
+ * once the block is read.  low_below has none: left unset, the provider
+ * has no LOW state.
  */
 
 static char *
@@ -583,6 +592,28 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         }
     }
 
+    /* the documented defaults */
+
+    ngx_conf_init_uint_value(p->method, NGX_HTTP_PROVIDER_GATE_METHOD_GET);
+    ngx_conf_init_uint_value(p->auth, NGX_HTTP_PROVIDER_GATE_AUTH_BEARER);
+    ngx_conf_init_msec_value(p->interval, 60000);
+    ngx_conf_init_msec_value(p->interval_exhausted, 10000);
+    ngx_conf_init_msec_value(p->timeout, 5000);
+    ngx_conf_init_uint_value(p->jitter, 10);
+    ngx_conf_init_size_value(p->max_body, 64 * 1024);
+    ngx_conf_init_uint_value(p->on_unknown,
+                             NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN);
+    ngx_conf_init_value(p->tls_verify, 1);
+    ngx_conf_init_value(p->reserve, 0);
+
+    /*
+     * the defaults that follow the interval; a quarter of an interval
+     * under 4ms would be 0, polls without a pause
+     */
+
+    ngx_conf_init_msec_value(p->interval_low, ngx_max(p->interval / 4, 1));
+    ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
+
     /* what the block lacks is reported at the block's own line */
 
     if (p->url.len == 0) {
@@ -601,10 +632,6 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (p->auth == NGX_CONF_UNSET_UINT) {
-        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_BEARER;
-    }
-
     if (p->auth != NGX_HTTP_PROVIDER_GATE_AUTH_NONE
         && p->credential.data == NULL)
     {
@@ -615,30 +642,12 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_init_uint_value(p->method, NGX_HTTP_PROVIDER_GATE_METHOD_GET);
-
     if (p->body.len && p->method != NGX_HTTP_PROVIDER_GATE_METHOD_POST) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "provider \"%V\" has a \"body\" but not "
                       "\"method POST\" in %V:%ui",
                       &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
-    }
-
-    ngx_conf_init_msec_value(p->interval, 60000);
-    ngx_conf_init_msec_value(p->interval_low, p->interval / 4);
-    ngx_conf_init_msec_value(p->interval_exhausted, 10000);
-    ngx_conf_init_msec_value(p->timeout, 5000);
-    ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
-    ngx_conf_init_uint_value(p->jitter, 10);
-    ngx_conf_init_size_value(p->max_body, 64 * 1024);
-    ngx_conf_init_uint_value(p->on_unknown,
-                             NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN);
-    ngx_conf_init_value(p->tls_verify, 1);
-    ngx_conf_init_value(p->reserve, 0);
-
-    if (p->interval_low == 0) {
-        p->interval_low = 1;
     }
 
     if (p->low_below != NGX_CONF_UNSET && p->low_below < p->reserve) {
