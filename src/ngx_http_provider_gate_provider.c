@@ -4,8 +4,9 @@
  *
  * The provider_gate_provider block: its own directive table, dispatched by
  * ngx_http_provider_gate_provider_directive() so that every message names
- * the provider, and the end of the block, where a preset fills what the
- * operator left unset.
+ * the provider, nginx's stock slots where they fit, and the end of the
+ * block, where the preset and the defaults complete the provider.  The
+ * credential is read by ngx_http_provider_gate_secret.c.
  */
 
 
@@ -34,30 +35,29 @@ static char *ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf,
     void *post, void *data);
 static char *ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf,
     void *post, void *data);
-static char *ngx_http_provider_gate_set_str(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_str(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_url(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_url(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_amount(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_amount(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_jitter(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_jitter(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_auth(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_auth(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_credential(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_credential(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_header(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_balance(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_balance(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_envelope(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_envelope(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_preset(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_preset(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-
-static char *ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_invalid(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf, char *expected);
 static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p,
@@ -106,11 +106,11 @@ static ngx_conf_post_t  ngx_http_provider_gate_provider_size_post =
 static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
 
     { ngx_string("preset"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_preset, 0,
+      ngx_http_provider_gate_provider_preset, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(preset), NULL },
 
     { ngx_string("url"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_url, 0,
+      ngx_http_provider_gate_provider_url, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(url), NULL },
 
     { ngx_string("method"), NGX_CONF_TAKE1,
@@ -119,23 +119,23 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       &ngx_http_provider_gate_provider_methods },
 
     { ngx_string("body"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_str, 0,
+      ngx_http_provider_gate_provider_str, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(body), NULL },
 
     { ngx_string("auth"), NGX_CONF_TAKE12,
-      ngx_http_provider_gate_set_auth, 0, 0, NULL },
+      ngx_http_provider_gate_provider_auth, 0, 0, NULL },
 
     { ngx_string("credential"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_credential, 0, 0, NULL },
+      ngx_http_provider_gate_provider_credential, 0, 0, NULL },
 
     { ngx_string("header"), NGX_CONF_TAKE2,
-      ngx_http_provider_gate_set_header, 0, 0, NULL },
+      ngx_http_provider_gate_provider_header, 0, 0, NULL },
 
     { ngx_string("balance"), NGX_CONF_1MORE,
-      ngx_http_provider_gate_set_balance, 0, 0, NULL },
+      ngx_http_provider_gate_provider_balance, 0, 0, NULL },
 
     { ngx_string("envelope"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_envelope, 0, 0, NULL },
+      ngx_http_provider_gate_provider_envelope, 0, 0, NULL },
 
     { ngx_string("interval"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
@@ -153,7 +153,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("jitter"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_jitter, 0,
+      ngx_http_provider_gate_provider_jitter, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(jitter), NULL },
 
     { ngx_string("timeout"), NGX_CONF_TAKE1,
@@ -177,15 +177,15 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       &ngx_http_provider_gate_provider_on_unknown },
 
     { ngx_string("reserve"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(reserve), NULL },
 
     { ngx_string("low_below"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(low_below), NULL },
 
     { ngx_string("resume_above"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(resume_above), NULL },
 
     { ngx_string("tls_verify"), NGX_CONF_FLAG,
@@ -193,7 +193,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_ca_file, 0, 0, NULL },
+      ngx_http_provider_gate_provider_ca_file, 0, 0, NULL },
 
       ngx_null_command
 };
@@ -456,7 +456,8 @@ ngx_http_provider_gate_provider_choice(ngx_conf_t *cf, ngx_command_t *cmd,
 
     *last = '\0';
 
-    return ngx_http_provider_gate_invalid(cf, cmd, p, (char *) expected);
+    return ngx_http_provider_gate_provider_invalid(cf, cmd, p,
+                                                   (char *) expected);
 }
 
 
@@ -672,7 +673,8 @@ bad_preset:
 
 
 static char *
-ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_provider_gate_provider_str(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     char  *p = conf;
 
@@ -703,7 +705,7 @@ ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  */
 
 static char *
-ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -758,7 +760,7 @@ ngx_http_provider_gate_provider_subject(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, char *expected)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -777,13 +779,14 @@ ngx_http_provider_gate_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     char       *rv, *host;
     CURLU      *u;
     ngx_str_t  *value;
 
-    rv = ngx_http_provider_gate_set_str(cf, cmd, conf);
+    rv = ngx_http_provider_gate_provider_str(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -793,7 +796,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
         && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) != 0)
     {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "an http:// or https:// URL");
     }
 
@@ -813,7 +816,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         curl_free(host);
         curl_url_cleanup(u);
 
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a URL with a host");
     }
 
@@ -825,7 +828,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_amount(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     char  *p = conf;
@@ -844,7 +847,7 @@ ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
     if (pg_amount_parse((char *) value[1].data, value[1].len, field) != 0
         || *field < 0)
     {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a non-negative number");
     }
 
@@ -853,7 +856,7 @@ ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -875,7 +878,7 @@ ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     n = ngx_atoi(s.data, s.len);
 
     if (n == NGX_ERROR || n > 50) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a percentage from 0% to 50%");
     }
 
@@ -890,7 +893,7 @@ ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
  */
 
 static char *
-ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -958,7 +961,7 @@ ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
  */
 
 static char *
-ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_credential(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -999,7 +1002,7 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_header(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1037,7 +1040,7 @@ ngx_http_provider_gate_set_header(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_balance(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_balance(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1094,7 +1097,7 @@ ngx_http_provider_gate_set_balance(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1128,7 +1131,7 @@ ngx_http_provider_gate_set_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_preset(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_preset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
