@@ -4,9 +4,10 @@
  *
  * Secrets named in the configuration as env:NAME or file:PATH, never
  * written in nginx.conf itself.  The master reads them at every (re)load:
- * a rotated key needs a reload, not a restart, and a file only root may
- * read still works once the workers have dropped privileges.  The same
- * whole-file reader serves files that are not secret (a CA bundle).
+ * a key rotated in its file needs a reload, not a restart, and a file
+ * only root may read still works once the workers have dropped
+ * privileges.  The same whole-file reader serves files that are not
+ * secret (a CA bundle).
  *
  * No function here logs a secret's bytes, at any level: messages name
  * the variable or the file, and the caller's subject ("what").  The one
