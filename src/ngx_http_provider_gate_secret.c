@@ -11,7 +11,9 @@
  *
  * No function here logs a secret's bytes, at any level: messages name
  * the variable or the file, and the caller's subject ("what").  The one
- * temporary copy, the file reader's buffer, is zeroed before it is freed.
+ * temporary copy, the file reader's buffer, is zeroed before it is freed;
+ * the secret itself is zeroed when the configuration's pool is destroyed
+ * (an old cycle after a reload, a worker's at its exit).
  */
 
 
@@ -23,6 +25,7 @@
 
 static ngx_int_t ngx_http_provider_gate_secret_env(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
+static void ngx_http_provider_gate_secret_cleanup(void *data);
 
 
 /*
@@ -33,7 +36,8 @@ static ngx_int_t ngx_http_provider_gate_secret_env(ngx_conf_t *cf,
  * A file loses its trailing white space, which editors leave.  Neither
  * source may hold a control character: a secret goes into header lines
  * and URLs, where a line break would end the line.  "out" is allocated
- * from cf->pool and NUL-terminated, the NUL not counted in out->len.
+ * from cf->pool and NUL-terminated, the NUL not counted in out->len;
+ * it is zeroed when cf->pool is destroyed.
  *
  * NGX_DECLINED: the source has neither prefix and nothing was logged, so
  * that the caller can say what its directive accepts.
@@ -43,10 +47,11 @@ ngx_int_t
 ngx_http_provider_gate_secret_read(ngx_conf_t *cf, ngx_str_t *source,
     ngx_str_t *what, size_t max, ngx_str_t *out)
 {
-    u_char      c;
-    ngx_int_t   rc;
-    ngx_str_t   name;
-    ngx_uint_t  i;
+    u_char               c;
+    ngx_int_t            rc;
+    ngx_str_t            name;
+    ngx_uint_t           i;
+    ngx_pool_cleanup_t  *cln;
 
     if (source->len > sizeof("env:") - 1
         && ngx_strncmp(source->data, "env:", sizeof("env:") - 1) == 0)
@@ -102,6 +107,14 @@ ngx_http_provider_gate_secret_read(ngx_conf_t *cf, ngx_str_t *source,
         goto failed;
     }
 
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        goto failed;
+    }
+
+    *(ngx_str_t *) cln->data = *out;
+    cln->handler = ngx_http_provider_gate_secret_cleanup;
+
     return NGX_OK;
 
 failed:
@@ -112,6 +125,15 @@ failed:
     ngx_str_null(out);
 
     return NGX_ERROR;
+}
+
+
+static void
+ngx_http_provider_gate_secret_cleanup(void *data)
+{
+    ngx_str_t  *secret = data;
+
+    ngx_explicit_memzero(secret->data, secret->len);
 }
 
 
