@@ -107,6 +107,13 @@ typedef struct {
 } ngx_http_provider_gate_shctx_t;
 
 
+#define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
+#define NGX_HTTP_PROVIDER_GATE_METHOD_POST   1
+
+#define NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN   0
+#define NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED 1
+
+
 typedef struct {
     ngx_str_t                      name;
     ngx_str_t                      file;          /* where it was defined */
@@ -114,7 +121,7 @@ typedef struct {
 
     ngx_str_t                      preset;
     ngx_str_t                      url;
-    ngx_str_t                      method;
+    ngx_uint_t                     method;        /* PROVIDER_GATE_METHOD_* */
     ngx_str_t                      body;
     ngx_uint_t                     auth;
     ngx_str_t                      auth_name;
@@ -131,7 +138,7 @@ typedef struct {
     ngx_msec_t                     stale_after;
     ngx_uint_t                     jitter;        /* percent */
     size_t                         max_body;
-    ngx_uint_t                     on_unknown;    /* 1: closed */
+    ngx_uint_t                     on_unknown;    /* PROVIDER_GATE_UNKNOWN_* */
     ngx_flag_t                     tls_verify;
     ngx_str_t                      ca;            /* the CA file's bytes */
 
@@ -228,6 +235,12 @@ void ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p);
 
 /* access.c */
 ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
+
+/* secret.c */
+ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
+    ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
+ngx_int_t ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
 
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
