@@ -120,6 +120,13 @@ typedef struct {
 } ngx_http_provider_gate_shctx_t;
 
 
+#define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
+#define NGX_HTTP_PROVIDER_GATE_METHOD_POST   1
+
+#define NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN   0
+#define NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED 1
+
+
 /* passive [status=CODE[,CODE...]] [match=PCRE2] */
 typedef struct {
     ngx_array_t                   *status;        /* ngx_uint_t; NULL: any */
@@ -135,7 +142,7 @@ typedef struct {
 
     ngx_str_t                      preset;
     ngx_str_t                      url;
-    ngx_str_t                      method;
+    ngx_uint_t                     method;        /* PROVIDER_GATE_METHOD_* */
     ngx_str_t                      body;
     ngx_uint_t                     auth;
     ngx_str_t                      auth_name;
@@ -152,7 +159,7 @@ typedef struct {
     ngx_msec_t                     stale_after;
     ngx_uint_t                     jitter;        /* percent */
     size_t                         max_body;
-    ngx_uint_t                     on_unknown;    /* 1: closed */
+    ngx_uint_t                     on_unknown;    /* PROVIDER_GATE_UNKNOWN_* */
     ngx_flag_t                     tls_verify;
     ngx_str_t                      ca;            /* the CA file's bytes */
 
@@ -287,6 +294,12 @@ ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
 
 /* filter.c */
 ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
+
+/* secret.c */
+ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
+    ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
+ngx_int_t ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
 
 /* presets.c */
 ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(

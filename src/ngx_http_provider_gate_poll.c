@@ -436,7 +436,7 @@ ngx_http_provider_gate_poll_request(ngx_http_provider_gate_curl_t *t,
 
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 
-    if (p->method.len == 4) {
+    if (p->method == NGX_HTTP_PROVIDER_GATE_METHOD_POST) {
         curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long) p->body.len);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS,

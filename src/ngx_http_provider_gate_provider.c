@@ -4,8 +4,9 @@
  *
  * The provider_gate_provider block: its own directive table, dispatched by
  * ngx_http_provider_gate_provider_directive() so that every message names
- * the provider, and the end of the block, where a preset fills what the
- * operator left unset.
+ * the provider, nginx's stock slots where they fit, and the end of the
+ * block, where the preset and the defaults complete the provider.  The
+ * credential is read by ngx_http_provider_gate_secret.c.
  */
 
 
@@ -26,46 +27,71 @@ static char *ngx_http_provider_gate_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p);
-static char *ngx_http_provider_gate_set_str(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_choice(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p);
+static ngx_conf_enum_t *ngx_http_provider_gate_provider_find(
+    ngx_conf_enum_t *e, ngx_str_t *name);
+static char *ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf,
+    void *post, void *data);
+static char *ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf,
+    void *post, void *data);
+static char *ngx_http_provider_gate_provider_str(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_url(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_url(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_method(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_amount(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_msec(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_jitter(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_size(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_auth(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_flag(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_credential(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_amount(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_header(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_jitter(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_balance(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_envelope(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_auth(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_preset(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_credential(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_header(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_balance(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_envelope(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_set_preset(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-
-static char *ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_provider_gate_invalid(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf, char *expected);
-static ngx_int_t ngx_http_provider_gate_read_env(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name);
-static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
-    size_t max, ngx_str_t *out);
+static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p,
+    ngx_str_t *what);
+
+
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_methods[] = {
+    { ngx_string("GET"), NGX_HTTP_PROVIDER_GATE_METHOD_GET },
+    { ngx_string("POST"), NGX_HTTP_PROVIDER_GATE_METHOD_POST },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_on_unknown[] = {
+    { ngx_string("open"), NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN },
+    { ngx_string("closed"), NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED },
+    { ngx_null_string, 0 }
+};
+
+
+/* what ngx_conf_set_flag_slot() takes, for the provider's own message */
+
+static ngx_conf_enum_t  ngx_http_provider_gate_provider_flag[] = {
+    { ngx_string("on"), 1 },
+    { ngx_string("off"), 0 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_post_t  ngx_http_provider_gate_provider_msec_post =
+    { ngx_http_provider_gate_provider_msec_positive };
+
+static ngx_conf_post_t  ngx_http_provider_gate_provider_size_post =
+    { ngx_http_provider_gate_provider_size_positive };
 
 
 /*
@@ -80,86 +106,94 @@ static ngx_int_t ngx_http_provider_gate_read_file(ngx_conf_t *cf,
 static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
 
     { ngx_string("preset"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_preset, 0,
+      ngx_http_provider_gate_provider_preset, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(preset), NULL },
 
     { ngx_string("url"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_url, 0,
+      ngx_http_provider_gate_provider_url, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(url), NULL },
 
     { ngx_string("method"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_method, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(method), NULL },
+      ngx_conf_set_enum_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(method),
+      &ngx_http_provider_gate_provider_methods },
 
     { ngx_string("body"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_str, 0,
+      ngx_http_provider_gate_provider_str, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(body), NULL },
 
     { ngx_string("auth"), NGX_CONF_TAKE12,
-      ngx_http_provider_gate_set_auth, 0, 0, NULL },
+      ngx_http_provider_gate_provider_auth, 0, 0, NULL },
 
     { ngx_string("credential"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_credential, 0, 0, NULL },
+      ngx_http_provider_gate_provider_credential, 0, 0, NULL },
 
     { ngx_string("header"), NGX_CONF_TAKE2,
-      ngx_http_provider_gate_set_header, 0, 0, NULL },
+      ngx_http_provider_gate_provider_header, 0, 0, NULL },
 
     { ngx_string("balance"), NGX_CONF_1MORE,
-      ngx_http_provider_gate_set_balance, 0, 0, NULL },
+      ngx_http_provider_gate_provider_balance, 0, 0, NULL },
 
     { ngx_string("envelope"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_envelope, 0, 0, NULL },
+      ngx_http_provider_gate_provider_envelope, 0, 0, NULL },
 
     { ngx_string("interval"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("interval_low"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("interval_exhausted"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("jitter"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_jitter, 0,
+      ngx_http_provider_gate_provider_jitter, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(jitter), NULL },
 
     { ngx_string("timeout"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(timeout), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(timeout),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("max_body"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_size, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(max_body), NULL },
+      ngx_conf_set_size_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(max_body),
+      &ngx_http_provider_gate_provider_size_post },
 
     { ngx_string("stale_after"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_msec, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after), NULL },
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after),
+      &ngx_http_provider_gate_provider_msec_post },
 
     { ngx_string("on_unknown"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_on_unknown, 0,
-      NGX_HTTP_PROVIDER_GATE_OFFSET(on_unknown), NULL },
+      ngx_conf_set_enum_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(on_unknown),
+      &ngx_http_provider_gate_provider_on_unknown },
 
     { ngx_string("reserve"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(reserve), NULL },
 
     { ngx_string("low_below"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(low_below), NULL },
 
     { ngx_string("resume_above"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_amount, 0,
+      ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(resume_above), NULL },
 
-    { ngx_string("tls_verify"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_flag, 0,
+    { ngx_string("tls_verify"), NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
-      ngx_http_provider_gate_set_ca_file, 0, 0, NULL },
+      ngx_http_provider_gate_provider_ca_file, 0, 0, NULL },
 
       ngx_null_command
 };
@@ -225,21 +259,25 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     /*
      * set by ngx_pcalloc():
      *
+     *     p->preset = { 0, NULL };
      *     p->url = { 0, NULL };
-     *     p->method = { 0, NULL };
      *     p->body = { 0, NULL };
+     *     p->auth_name = { 0, NULL };
+     *     p->auth_prefix = { 0, NULL };
      *     p->credential = { 0, NULL };
      *     p->headers = NULL;
      *     p->balance = NULL;
      *     p->envelope = NULL;
      *     p->ca = { 0, NULL };
      *     p->node = NULL;
+     *     p->poll = NULL;
      */
 
     p->name = value[1];
     p->bit = (uint64_t) 1 << pmcf->providers.nelts;
     p->file = cf->conf_file->file.name;
     p->line = cf->conf_file->line;
+    p->method = NGX_CONF_UNSET_UINT;
     p->auth = NGX_CONF_UNSET_UINT;
     p->interval = NGX_CONF_UNSET_MSEC;
     p->interval_low = NGX_CONF_UNSET_MSEC;
@@ -290,7 +328,7 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
     char           *rv;
     ngx_str_t      *value;
-    ngx_uint_t      n;
+    ngx_uint_t      n, valid;
     ngx_command_t  *cmd;
 
     value = cf->args->elts;
@@ -326,13 +364,38 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
         return NGX_CONF_ERROR;
     }
 
-    if ((cmd->type & NGX_CONF_1MORE) ? n < 1
-        : (n > 7 || !(cmd->type & argument_number[n])))
-    {
+    if (cmd->type & NGX_CONF_FLAG) {
+        valid = (n == 1);
+
+    } else if (cmd->type & NGX_CONF_1MORE) {
+        valid = (n >= 1);
+
+    } else {
+        valid = (n <= 7 && (cmd->type & argument_number[n]));
+    }
+
+    if (!valid) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid number of arguments in \"%V\" directive "
                            "of provider \"%V\"", &cmd->name, &p->name);
         return NGX_CONF_ERROR;
+    }
+
+    /*
+     * ngx_conf_set_flag_slot() and ngx_conf_set_enum_slot() report a bad
+     * value themselves, without the provider (and the enum one at "warn",
+     * without the directive either): the value is checked here first, so
+     * that they only ever see one they take.  What the other stock slots
+     * return, "is duplicate" or "invalid value", is printed below.
+     */
+
+    if (cmd->set == ngx_conf_set_flag_slot
+        || cmd->set == ngx_conf_set_enum_slot)
+    {
+        rv = ngx_http_provider_gate_provider_choice(cf, cmd, p);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
     }
 
     rv = cmd->set(cf, cmd, p);
@@ -350,8 +413,114 @@ ngx_http_provider_gate_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
 
 /*
- * The end of a provider block: a preset fills what the operator left
- * unset, then the defaults that depend on other values are computed.
+ * The value of a flag or an enum directive, against what its stock slot
+ * takes, case-insensitively as the slot compares: "invalid value \"x\" in
+ * \"on_unknown\" of provider \"kie\", it must be \"open\" or \"closed\"".
+ */
+
+static char *
+ngx_http_provider_gate_provider_choice(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_provider_gate_provider_t *p)
+{
+    u_char           *last, *end, expected[128];
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *e;
+
+    if (cmd->set == ngx_conf_set_flag_slot) {
+        e = ngx_http_provider_gate_provider_flag;
+
+    } else {
+        e = cmd->post;
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_provider_gate_provider_find(e, &value[1])) {
+        return NGX_CONF_OK;
+    }
+
+    /* "a", "b" or "c" */
+
+    last = expected;
+    end = expected + sizeof(expected) - 1;
+
+    for (i = 0; e[i].name.len; i++) {
+        if (i > 0) {
+            last = ngx_slprintf(last, end, "%s",
+                                e[i + 1].name.len ? ", " : " or ");
+        }
+
+        last = ngx_slprintf(last, end, "\"%V\"", &e[i].name);
+    }
+
+    *last = '\0';
+
+    return ngx_http_provider_gate_provider_invalid(cf, cmd, p,
+                                                   (char *) expected);
+}
+
+
+static ngx_conf_enum_t *
+ngx_http_provider_gate_provider_find(ngx_conf_enum_t *e, ngx_str_t *name)
+{
+    for ( /* void */ ; e->name.len; e++) {
+        if (e->name.len == name->len
+            && ngx_strncasecmp(e->name.data, name->data, name->len) == 0)
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * 0 is no value for these: polls without a pause, no timeout at all for
+ * libcurl, a record always stale, or no answer small enough
+ */
+
+static char *
+ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf, void *post,
+    void *data)
+{
+    ngx_msec_t  *msp = data;
+
+    if (*msp == 0) {
+        return "must be greater than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf, void *post,
+    void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp == 0) {
+        return "must be greater than 0";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The end of a provider block, the one place where its values are
+ * completed: first what a preset fills where the operator left a field
+ * unset, then the defaults, then the values derived from others, and
+ * last the checks that need the whole block.
+ *
+ * One default is set elsewhere: resume_above, the reserve plus the
+ * largest fixed cost of the provider's gates, in init_main_conf of
+ * ngx_http_provider_gate_module.c, since gates may come after the
+ * provider anywhere in the http block and their costs are known only
+ * once the block is read.  low_below has none: left unset, the provider
+ * has no LOW state.
  */
 
 static char *
@@ -359,6 +528,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p)
 {
     char                              err[128];
+    ngx_conf_enum_t                  *method;
     ngx_http_provider_gate_preset_t  *preset;
 
     preset = NULL;
@@ -372,8 +542,17 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
             p->url = preset->url;
         }
 
-        if (p->method.len == 0) {
-            p->method = preset->method;
+        if (p->method == NGX_CONF_UNSET_UINT && preset->method.len) {
+            method = ngx_http_provider_gate_provider_find(
+                                     ngx_http_provider_gate_provider_methods,
+                                     &preset->method);
+            if (method == NULL) {
+                ngx_cpystrn((u_char *) err, (u_char *) "unknown method",
+                            sizeof(err));
+                goto bad_preset;
+            }
+
+            p->method = method->value;
         }
 
         if (p->auth == NGX_CONF_UNSET_UINT) {
@@ -414,6 +593,28 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         }
     }
 
+    /* the documented defaults */
+
+    ngx_conf_init_uint_value(p->method, NGX_HTTP_PROVIDER_GATE_METHOD_GET);
+    ngx_conf_init_uint_value(p->auth, NGX_HTTP_PROVIDER_GATE_AUTH_BEARER);
+    ngx_conf_init_msec_value(p->interval, 60000);
+    ngx_conf_init_msec_value(p->interval_exhausted, 10000);
+    ngx_conf_init_msec_value(p->timeout, 5000);
+    ngx_conf_init_uint_value(p->jitter, 10);
+    ngx_conf_init_size_value(p->max_body, 64 * 1024);
+    ngx_conf_init_uint_value(p->on_unknown,
+                             NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN);
+    ngx_conf_init_value(p->tls_verify, 1);
+    ngx_conf_init_value(p->reserve, 0);
+
+    /*
+     * the defaults that follow the interval; a quarter of an interval
+     * under 4ms would be 0, polls without a pause
+     */
+
+    ngx_conf_init_msec_value(p->interval_low, ngx_max(p->interval / 4, 1));
+    ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
+
     /* what the block lacks is reported at the block's own line */
 
     if (p->url.len == 0) {
@@ -432,10 +633,6 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (p->auth == NGX_CONF_UNSET_UINT) {
-        p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_BEARER;
-    }
-
     if (p->auth != NGX_HTTP_PROVIDER_GATE_AUTH_NONE
         && p->credential.data == NULL)
     {
@@ -446,31 +643,12 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (p->method.len == 0) {
-        ngx_str_set(&p->method, "GET");
-    }
-
-    if (p->body.len && p->method.len != sizeof("POST") - 1) {
+    if (p->body.len && p->method != NGX_HTTP_PROVIDER_GATE_METHOD_POST) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "provider \"%V\" has a \"body\" but not "
                       "\"method POST\" in %V:%ui",
                       &p->name, &p->file, p->line);
         return NGX_CONF_ERROR;
-    }
-
-    ngx_conf_init_msec_value(p->interval, 60000);
-    ngx_conf_init_msec_value(p->interval_low, p->interval / 4);
-    ngx_conf_init_msec_value(p->interval_exhausted, 10000);
-    ngx_conf_init_msec_value(p->timeout, 5000);
-    ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
-    ngx_conf_init_uint_value(p->jitter, 10);
-    ngx_conf_init_size_value(p->max_body, 64 * 1024);
-    ngx_conf_init_uint_value(p->on_unknown, 0);
-    ngx_conf_init_value(p->tls_verify, 1);
-    ngx_conf_init_value(p->reserve, 0);
-
-    if (p->interval_low == 0) {
-        p->interval_low = 1;
     }
 
     if (p->low_below != NGX_CONF_UNSET && p->low_below < p->reserve) {
@@ -495,7 +673,8 @@ bad_preset:
 
 
 static char *
-ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_provider_gate_provider_str(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     char  *p = conf;
 
@@ -526,12 +705,12 @@ ngx_http_provider_gate_set_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  */
 
 static char *
-ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t  *value, what;
 
     if (p->ca.data) {
         return "is duplicate";
@@ -539,8 +718,15 @@ ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_provider_gate_read_file(cf, p, "ca_file", &value[1],
-                                         NGX_HTTP_PROVIDER_GATE_CA_MAX, &p->ca)
+    if (ngx_http_provider_gate_provider_subject(cf, cmd, p, &what)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_provider_gate_secret_read_file(cf, &value[1], &what,
+                                                NGX_HTTP_PROVIDER_GATE_CA_MAX,
+                                                &p->ca)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -550,8 +736,31 @@ ngx_http_provider_gate_set_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * "credential of provider \"kie\"": the subject of the messages of the
+ * secret reader, which knows neither the directive nor the provider
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_provider_subject(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *what)
+{
+    what->len = cmd->name.len + sizeof(" of provider \"\"") - 1
+                + p->name.len;
+
+    what->data = ngx_pnalloc(cf->temp_pool, what->len);
+    if (what->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(what->data, "%V of provider \"%V\"", &cmd->name, &p->name);
+
+    return NGX_OK;
+}
+
+
 static char *
-ngx_http_provider_gate_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf, char *expected)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -570,13 +779,14 @@ ngx_http_provider_gate_invalid(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
 {
     char       *rv, *host;
     CURLU      *u;
     ngx_str_t  *value;
 
-    rv = ngx_http_provider_gate_set_str(cf, cmd, conf);
+    rv = ngx_http_provider_gate_provider_str(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -586,7 +796,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
         && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) != 0)
     {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "an http:// or https:// URL");
     }
 
@@ -606,7 +816,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         curl_free(host);
         curl_url_cleanup(u);
 
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a URL with a host");
     }
 
@@ -618,116 +828,7 @@ ngx_http_provider_gate_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
-ngx_http_provider_gate_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (!((value[1].len == 3
-           && ngx_strncmp(value[1].data, "GET", 3) == 0)
-          || (value[1].len == 4
-              && ngx_strncmp(value[1].data, "POST", 4) == 0)))
-    {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "GET or POST");
-    }
-
-    return ngx_http_provider_gate_set_str(cf, cmd, conf);
-}
-
-
-static char *
-ngx_http_provider_gate_set_msec(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_msec_t  *field;
-    ngx_str_t   *value;
-
-    field = (ngx_msec_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET_MSEC) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    *field = ngx_parse_time(&value[1], 0);
-
-    if (*field == (ngx_msec_t) NGX_ERROR || *field == 0) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "a time greater than 0");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_size(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    size_t     *field;
-    ngx_str_t  *value;
-
-    field = (size_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET_SIZE) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    *field = ngx_parse_size(&value[1]);
-
-    if (*field == (size_t) NGX_ERROR || *field == 0) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "a size greater than 0");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_flag(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *p = conf;
-
-    ngx_flag_t  *field;
-    ngx_str_t   *value;
-
-    field = (ngx_flag_t *) (p + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcasecmp(value[1].data, (u_char *) "on") == 0) {
-        *field = 1;
-
-    } else if (ngx_strcasecmp(value[1].data, (u_char *) "off") == 0) {
-        *field = 0;
-
-    } else {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "\"on\" or \"off\"");
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_amount(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     char  *p = conf;
@@ -746,7 +847,7 @@ ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
     if (pg_amount_parse((char *) value[1].data, value[1].len, field) != 0
         || *field < 0)
     {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a non-negative number");
     }
 
@@ -755,7 +856,7 @@ ngx_http_provider_gate_set_amount(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -777,40 +878,11 @@ ngx_http_provider_gate_set_jitter(ngx_conf_t *cf, ngx_command_t *cmd,
     n = ngx_atoi(s.data, s.len);
 
     if (n == NGX_ERROR || n > 50) {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a percentage from 0% to 50%");
     }
 
     p->jitter = n;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_provider_gate_provider_t *p = conf;
-
-    ngx_str_t  *value;
-
-    if (p->on_unknown != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_strcmp(value[1].data, "open") == 0) {
-        p->on_unknown = 0;
-
-    } else if (ngx_strcmp(value[1].data, "closed") == 0) {
-        p->on_unknown = 1;
-
-    } else {
-        return ngx_http_provider_gate_invalid(cf, cmd, conf,
-                                              "\"open\" or \"closed\"");
-    }
 
     return NGX_CONF_OK;
 }
@@ -821,7 +893,7 @@ ngx_http_provider_gate_set_on_unknown(ngx_conf_t *cf, ngx_command_t *cmd,
  */
 
 static char *
-ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -884,20 +956,18 @@ ngx_http_provider_gate_set_auth(ngx_conf_t *cf, ngx_command_t *cmd,
 /*
  * credential env:NAME | file:PATH
  *
- * The secret is read here, in the master, on every (re)load: a rotated
- * key needs a reload, not a restart, and a file only root can read still
- * works after the workers drop privileges.  It is never logged.
+ * The secret is read here, by the master, on every (re)load; see
+ * ngx_http_provider_gate_secret.c.  It is never logged.
  */
 
 static char *
-ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_credential(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    ngx_int_t    rc;
-    ngx_str_t   *value, name;
-    ngx_uint_t   i;
+    ngx_int_t   rc;
+    ngx_str_t  *value, what;
 
     if (p->credential.data) {
         return "is duplicate";
@@ -905,34 +975,17 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strncmp(value[1].data, "env:", 4) == 0 && value[1].len > 4) {
-        name.data = value[1].data + 4;
-        name.len = value[1].len - 4;
-
-        rc = ngx_http_provider_gate_read_env(cf, p, &name);
-
-    } else if (ngx_strncmp(value[1].data, "file:", 5) == 0
-               && value[1].len > 5)
+    if (ngx_http_provider_gate_provider_subject(cf, cmd, p, &what)
+        != NGX_OK)
     {
-        name.data = value[1].data + 5;
-        name.len = value[1].len - 5;
+        return NGX_CONF_ERROR;
+    }
 
-        rc = ngx_http_provider_gate_read_file(cf, p, "credential", &name,
-                                    NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX,
-                                    &p->credential);
+    rc = ngx_http_provider_gate_secret_read(cf, &value[1], &what,
+                                        NGX_HTTP_PROVIDER_GATE_CREDENTIAL_MAX,
+                                        &p->credential);
 
-        /* editors leave a newline at the end of the file */
-
-        while (rc == NGX_OK && p->credential.len
-               && (p->credential.data[p->credential.len - 1] == '\n'
-                   || p->credential.data[p->credential.len - 1] == '\r'
-                   || p->credential.data[p->credential.len - 1] == ' '
-                   || p->credential.data[p->credential.len - 1] == '\t'))
-        {
-            p->credential.len--;
-        }
-
-    } else {
+    if (rc == NGX_DECLINED) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"credential\" in provider \"%V\", it "
                            "must be env:NAME or file:PATH (a secret is "
@@ -944,178 +997,12 @@ ngx_http_provider_gate_set_credential(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    /* it goes into a header line: a line break would end the header */
-
-    for (i = 0; i < p->credential.len; i++) {
-        if (p->credential.data[i] < 0x20 || p->credential.data[i] == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "credential of provider \"%V\" holds a "
-                               "control character (a line break?)",
-                               &p->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (p->credential.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\" is empty",
-                           &p->name);
-        return NGX_CONF_ERROR;
-    }
-
     return NGX_CONF_OK;
 }
 
 
-static ngx_int_t
-ngx_http_provider_gate_read_env(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *name)
-{
-    u_char           *v;
-    ngx_str_t        *env;
-    ngx_uint_t        i;
-    ngx_core_conf_t  *ccf;
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
-                                           ngx_core_module);
-
-    env = ccf->env.elts;
-    v = NULL;
-
-    for (i = 0; i < ccf->env.nelts; i++) {
-
-        if (env[i].len < name->len
-            || ngx_strncmp(env[i].data, name->data, name->len) != 0)
-        {
-            continue;
-        }
-
-        if (env[i].len == name->len) {
-            v = (u_char *) getenv((char *) name->data);
-            break;
-        }
-
-        if (env[i].data[name->len] == '=') {
-            v = env[i].data + name->len + 1;
-            break;
-        }
-    }
-
-    if (i == ccf->env.nelts) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": environment "
-                           "variable \"%V\" is not kept, add \"env %V;\" "
-                           "before the http block", &p->name, name, name);
-        return NGX_ERROR;
-    }
-
-    if (v == NULL || *v == '\0') {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "credential of provider \"%V\": environment "
-                           "variable \"%V\" is not set or empty",
-                           &p->name, name);
-        return NGX_ERROR;
-    }
-
-    p->credential.len = ngx_strlen(v);
-    p->credential.data = ngx_pnalloc(cf->pool, p->credential.len);
-    if (p->credential.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(p->credential.data, v, p->credential.len);
-
-    return NGX_OK;
-}
-
-
-/*
- * Reads a whole file, as the master does at every (re)load: the workers,
- * which run as another user, may not be allowed to.
- */
-
-static ngx_int_t
-ngx_http_provider_gate_read_file(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, char *what, ngx_str_t *name,
-    size_t max, ngx_str_t *out)
-{
-    u_char     *buf;
-    size_t      n;
-    ssize_t     rd;
-    ngx_fd_t    fd;
-    ngx_str_t   path;
-
-    path = *name;
-
-    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "%s of provider \"%V\": " ngx_open_file_n
-                           " \"%V\" failed", what, &p->name, &path);
-        return NGX_ERROR;
-    }
-
-    /* one byte more than allowed tells a file that is too large */
-
-    buf = ngx_pnalloc(cf->pool, max + 1);
-    n = 0;
-
-    while (buf) {
-        rd = ngx_read_fd(fd, buf + n, max + 1 - n);
-
-        if (rd == -1) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "%s of provider \"%V\": " ngx_read_fd_n
-                               " \"%V\" failed", what, &p->name, &path);
-            buf = NULL;
-            break;
-        }
-
-        if (rd == 0) {
-            break;
-        }
-
-        n += rd;
-
-        if (n > max) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s of provider \"%V\": file \"%V\" is "
-                               "larger than %uz bytes", what, &p->name,
-                               &path, max);
-            buf = NULL;
-        }
-    }
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &path);
-    }
-
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "%s of provider \"%V\": file \"%V\" is empty",
-                           what, &p->name, &path);
-        return NGX_ERROR;
-    }
-
-    out->data = buf;
-    out->len = n;
-
-    return NGX_OK;
-}
-
-
 static char *
-ngx_http_provider_gate_set_header(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1153,7 +1040,7 @@ ngx_http_provider_gate_set_header(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_balance(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_balance(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1210,7 +1097,7 @@ ngx_http_provider_gate_set_balance(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;
@@ -1244,7 +1131,7 @@ ngx_http_provider_gate_set_envelope(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 static char *
-ngx_http_provider_gate_set_preset(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_provider_gate_provider_preset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_provider_gate_provider_t *p = conf;

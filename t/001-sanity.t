@@ -62,4 +62,4 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "soon" in "interval" of provider "kie", it must be a time greater than 0 in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"interval" directive invalid value in provider "kie" in \S+nginx\.conf:\d+/

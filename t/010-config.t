@@ -8,6 +8,7 @@ use Test::Nginx::Socket 'no_plan';
 $ENV{KIE_API_KEY} = 'sk-config-0123456789';
 $ENV{PG_TEST_EMPTY_VAR} = '';
 $ENV{PG_TEST_LINE_BREAK} = "sk-one\nsk-two";
+$ENV{PG_TEST_LONG_VAR} = 'k' x 4097;
 delete $ENV{PG_TEST_UNSET_VAR};
 
 no_shuffle();
@@ -481,7 +482,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "0" in "interval" of provider "kie", it must be a time greater than 0 in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"interval" directive must be greater than 0 in provider "kie" in \S+nginx\.conf:\d+/
 
 
 
@@ -498,7 +499,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "soon" in "interval" of provider "kie", it must be a time greater than 0 in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"interval" directive invalid value in provider "kie" in \S+nginx\.conf:\d+/
 
 
 
@@ -515,7 +516,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "lots" in "max_body" of provider "kie", it must be a size greater than 0 in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"max_body" directive invalid value in provider "kie" in \S+nginx\.conf:\d+/
 
 
 
@@ -583,7 +584,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid value "PUT" in "method" of provider "kie", it must be GET or POST in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid value "PUT" in "method" of provider "kie", it must be "GET" or "POST" in \S+nginx\.conf:\d+/
 
 
 
@@ -810,7 +811,208 @@ qr/\[emerg\] .*ca_file of provider "kie": open\(\) "\/nonexistent\/ca\.pem" fail
 
 
 
-=== TEST 50: every provider directive set: nginx starts and serves
+=== TEST 50: a credential variable larger than a credential may be
+--- main_config
+env PG_TEST_LONG_VAR;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:PG_TEST_LONG_VAR;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie": environment variable "PG_TEST_LONG_VAR" is larger than 4096 bytes in \S+nginx\.conf:\d+/
+--- no_error_log
+kkkkkkkk
+
+
+
+=== TEST 51: a credential file larger than a credential may be
+--- user_files eval
+[['big.key', 'k' x 4097]]
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  file:../html/big.key;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie": file "\S*\/html\/big\.key" is larger than 4096 bytes in \S+nginx\.conf:\d+/
+--- no_error_log
+kkkkkkkk
+
+
+
+=== TEST 52: a credential file of white space alone is empty once its line ends are trimmed
+--- user_files eval
+[['blank.key', " \t\r\n\n"]]
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  file:../html/blank.key;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*credential of provider "kie" is empty in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 53: a zero timeout, which libcurl would take as none
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    timeout     0ms;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"timeout" directive must be greater than 0 in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 54: a zero max_body
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    max_body    0;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"max_body" directive must be greater than 0 in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 55: max_body given twice
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    max_body    16k;
+    max_body    32k;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"max_body" directive is duplicate in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 56: on_unknown given twice
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    on_unknown  open;
+    on_unknown  closed;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"on_unknown" directive is duplicate in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 57: method given twice
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    method      GET;
+    method      POST;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"method" directive is duplicate in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 58: tls_verify given twice
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    tls_verify  on;
+    tls_verify  off;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"tls_verify" directive is duplicate in provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 59: tls_verify with two values
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    tls_verify  on off;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid number of arguments in "tls_verify" directive of provider "kie" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 60: method, on_unknown and tls_verify take any case, as nginx's own directives do
+--- main_config
+env KIE_API_KEY;
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    method      post;
+    body        '{}';
+    on_unknown  Closed;
+    tls_verify  OFF;
+}
+--- config
+location = /t {
+    return 200 "served\n";
+}
+--- request
+GET /t
+--- response_body
+served
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 61: every provider directive set: nginx starts and serves
 --- user_files
 >>> kie.key
 sk-file-0123456789
