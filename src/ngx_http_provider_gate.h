@@ -16,6 +16,7 @@
 #include "ngx_http_provider_gate_json.h"
 #include "ngx_http_provider_gate_state.h"
 #include "ngx_http_provider_gate_regex.h"
+#include "ngx_http_provider_gate_presets.h"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -175,6 +176,7 @@ typedef struct {
     ngx_msec_t                     hold;
     pg_latch_conf_t                latch;
     unsigned                       has_balance:1; /* a url to poll */
+    unsigned                       url_none:1;    /* "url none" */
 
     ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
@@ -226,18 +228,6 @@ typedef struct {
     unsigned                            hit:1;
     unsigned                            released:1;
 } ngx_http_provider_gate_canary_t;
-
-
-typedef struct {
-    ngx_str_t                      name;
-    ngx_str_t                      url;
-    ngx_str_t                      method;
-    ngx_uint_t                     auth;
-    ngx_str_t                      auth_name;
-    ngx_str_t                      auth_prefix;
-    ngx_str_t                      balance;
-    ngx_str_t                      envelope;
-} ngx_http_provider_gate_preset_t;
 
 
 extern ngx_module_t  ngx_http_provider_gate_module;
@@ -300,10 +290,6 @@ ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
     ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
 ngx_int_t ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
-
-/* presets.c */
-ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
-    ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_H_INCLUDED_ */
