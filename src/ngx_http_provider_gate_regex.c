@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * pcre2 for passive rules: compiled once, matched over a body in pieces;
+ * see ngx_http_provider_gate_regex.h.
  */
 
 
