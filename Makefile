@@ -132,3 +132,5 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+include fuzz/fuzz.mk
