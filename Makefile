@@ -141,3 +141,5 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+
+include fuzz/fuzz.mk
