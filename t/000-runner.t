@@ -146,7 +146,7 @@ len=11 foo=bar
 ">>> big.txt\n" . ("x" x 70000) . "<!--# echo var=\"uri\" -->\n"
 --- config
     location = /big.txt {
-        root $TEST_NGINX_HTML_DIR;
+        root html;
         ssi on;
         ssi_types text/plain;
     }
@@ -318,11 +318,12 @@ X-Body: [hello]
 
 
 
-=== TEST 23: env expansion: own variable, html dir, server root, port (2)
+=== TEST 23: env expansion: own variable, server port; prefix is the server root (2)
 --- config
     location = /t {
-        return 200 "$TEST_NGINX_RUNNER_ENV $TEST_NGINX_HTML_DIR $TEST_NGINX_SERVROOT $server_port\n";
+        root html;
+        return 200 "$TEST_NGINX_RUNNER_ENV $TEST_NGINX_SERVER_PORT $server_port $document_root\n";
     }
 --- response_body eval
-"from-env " . Test::Nginx::Util::html_dir() . " " . Test::Nginx::Util::server_root()
-    . " " . Test::Nginx::Util::server_port() . "\n"
+"from-env " . Test::Nginx::Util::server_port() . " " . Test::Nginx::Util::server_port()
+    . " " . Test::Nginx::Util::html_dir() . "\n"
