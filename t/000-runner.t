@@ -2,6 +2,8 @@
 # (no third-party modules needed). Every block must pass; the assertion
 # count per block (noted on each block) follows upstream test-nginx.
 
+use strict;
+use warnings;
 use Test::Nginx::Socket;
 
 $ENV{TEST_NGINX_RUNNER_ENV} = 'from-env';
