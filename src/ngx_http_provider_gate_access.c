@@ -148,7 +148,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                              NGX_HTTP_PROVIDER_GATE_BYPASSED,
                                              NULL);
         ngx_http_provider_gate_access_inspect(r, pmcf, plcf, gates, n,
-                                              NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
+                                          NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
         return NGX_DECLINED;
     }
 
@@ -271,8 +271,8 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                              NGX_HTTP_PROVIDER_GATE_DRY_RUN,
                                              gates[i]->provider);
         ngx_http_provider_gate_access_inspect(r, pmcf, plcf, gates,
-                                              plcf->gates->nelts,
-                                              NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
+                                          plcf->gates->nelts,
+                                          NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
         return NGX_DECLINED;
     }
 

@@ -56,7 +56,8 @@
  */
 
 #define PG_KEY(k)      "(?<!\\\\)\"" k "\"\\s*:\\s*"
-#define PG_BOTH(a, b)  "(?:" a "[\\s\\S]{0,256}?" b "|" b "[\\s\\S]{0,256}?" a ")"
+#define PG_BOTH(a, b)                                                      \
+    "(?:" a "[\\s\\S]{0,256}?" b "|" b "[\\s\\S]{0,256}?" a ")"
 
 
 static const pg_preset_t  pg_presets[] = {
