@@ -14,7 +14,8 @@
 # second piece longer than two tails; between the two fields that the kie
 # preset asks for in either order, with the message first.  And a body
 # that is not the signature although its two halves each look like a part
-# of it does not latch.
+# of it does not latch.  A body is read up to max_body only: the same
+# signature past the first max_body bytes does not latch.
 
 use strict;
 use warnings;
@@ -48,7 +49,8 @@ _EOC2_
 }
 
 sub http_config {
-    my ($one, $two) = @_;
+    my ($one, $two, $max_body) = @_;
+    my $mb = $max_body ? "    max_body  $max_body;\n" : '';
     return <<"_EOC_";
 server {
     listen       127.0.0.1:\$TEST_NGINX_RAND_PORT_1;
@@ -67,7 +69,7 @@ server {
 provider_gate_provider kie {
     preset  kie;
     url     none;
-}
+$mb}
 _EOC_
 }
 
@@ -104,6 +106,22 @@ sub not_latched {
             log_count(4, lit('provider_gate: passive body filter, ')),
             log_order($piece->($one), $piece->($two), $piece->($one),
                       $piece->($two)),
+            log_count(0, lit('matched passive rule')),
+        ),
+    ];
+}
+
+# max_body is reached in the first piece: the second one is not read
+sub beyond_max_body {
+    my ($one, $two) = @_;
+    my $first = lit('provider_gate: passive body filter, ' . length($one) . ' bytes');
+    return [
+        $one . $two,
+        "OK\n",
+        $one . $two,
+        log_re(
+            log_count(2, lit('provider_gate: passive body filter, ')),
+            log_count(2, $first),
             log_count(0, lit('matched passive rule')),
         ),
     ];
@@ -196,6 +214,23 @@ __DATA__
 [200, 200, 200, 200]
 --- response_body eval
 ::not_latched('{"code":402,"msg":"The current credits are insuf', 'ferable, said nobody","note":"credits are insuf"}')
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: only the first max_body bytes are read: a signature that ends past them does not latch
+--- http_config eval
+::http_config(qq({"data":"$::Pad","code":402,"msg":"The current credits are insuf), 'ficient. Please top up."}', '1k')
+--- config eval
+::config(qq({"data":"$::Pad","code":402,"msg":"The current credits are insuf), 'ficient. Please top up."}', '16k')
+--- request eval
+::requests()
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body eval
+::beyond_max_body(qq({"data":"$::Pad","code":402,"msg":"The current credits are insuf), 'ficient. Please top up."}')
 --- no_error_log
 [alert]
 [crit]

@@ -317,3 +317,69 @@ $::Config
 [alert]
 [crit]
 [error]
+
+
+
+=== TEST 6: a large matching answer (signature after 20000 bytes) through small buffers is still replaced
+--- http_config
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    error_log    logs/mock-error.log warn;
+    access_log   off;
+
+    location = /app/big-kie {
+        default_type  application/json;
+        alias         html/big-kie.json;
+    }
+}
+
+provider_gate_provider kie1 {
+    preset  kie;
+    url     none;
+}
+provider_gate_provider kie2 {
+    preset  kie;
+    url     none;
+}
+provider_gate_provider kie3 {
+    preset  kie;
+    url     none;
+}
+--- user_files eval
+[[ 'big-kie.json', '{"data":"' . ('x' x 20000) . '","code":402,"msg":"The current credits are insufficient. Please top up."}' ]]
+--- config
+provider_gate_passive    replace;
+proxy_buffer_size        1k;
+proxy_buffers            2 1k;
+proxy_busy_buffers_size  1k;
+
+location = /temp-file {
+    provider_gate  kie1 cost=1;
+    proxy_pass     http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/app/big-kie;
+}
+location = /no-temp-file {
+    provider_gate             kie2 cost=1;
+    proxy_max_temp_file_size  0;
+    proxy_pass                http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/app/big-kie;
+}
+location = /unbuffered {
+    provider_gate    kie3 cost=1;
+    proxy_buffering  off;
+    proxy_pass       http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/app/big-kie;
+}
+location = /states {
+    echo "$provider_gate_state_kie1 $provider_gate_state_kie2 $provider_gate_state_kie3";
+}
+--- more_headers
+Accept: application/json
+--- request eval
+["GET /temp-file", "GET /no-temp-file", "GET /unbuffered", "GET /states"]
+--- error_code eval
+[503, 503, 503, 200]
+--- response_headers_like eval
+[ ("Content-Length: " . length($::Json) . "\nContent-Type: application/json") x 3, "" ]
+--- response_body eval
+[ $::Json, $::Json, $::Json, "EXHAUSTED EXHAUSTED EXHAUSTED\n" ]
+--- no_error_log
+[alert]
+[crit]
