@@ -7,7 +7,8 @@
 # rule that names status 503.  Hits while latched log at info and ask for
 # no more polls than one per interval_exhausted.  And a hit while latched
 # that lands during a poll in flight counts as a hit: that poll cannot
-# clear the latch, since it may have read the balance before.
+# clear the latch, since it may have read the balance before.  An answer
+# is inspected for the providers whose gates admitted it, and no other.
 
 use strict;
 use warnings;
@@ -262,3 +263,57 @@ location = /errors {
 [alert]
 [crit]
 poll failed
+
+
+
+=== TEST 4: an answer is inspected for the providers whose gates admitted it, no other
+--- http_config
+server {
+    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    error_log    logs/mock-error.log warn;
+    access_log   off;
+    default_type application/json;
+
+    location = /app/openai-429 {
+        return 429 '{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}';
+    }
+}
+
+provider_gate_provider openai {
+    preset  openai;
+}
+provider_gate_provider kie {
+    preset  kie;
+    url     none;
+}
+provider_gate_provider openai2 {
+    preset  openai;
+}
+--- config
+# OpenAI's answer where only KIE's gate admitted the request
+location = /kie-only {
+    provider_gate  kie cost=1;
+    proxy_pass     http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/app/openai-429;
+}
+# ... and where both gates did
+location = /both {
+    provider_gate  kie cost=1;
+    provider_gate  openai2 cost=1;
+    proxy_pass     http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/app/openai-429;
+}
+location = /openai {
+    provider_gate  openai cost=1;
+    return 200 "unused\n";
+}
+location = /states {
+    echo "$provider_gate_state_openai $provider_gate_state_kie $provider_gate_state_openai2";
+}
+--- request eval
+["GET /kie-only", "GET /states", "GET /both", "GET /states", "GET /kie-only"]
+--- error_code eval
+[429, 200, 429, 200, 429]
+--- response_body_like eval
+[qr/insufficient_quota/, qr/^OK OK OK\n\z/, qr/insufficient_quota/, qr/^OK OK EXHAUSTED\n\z/, qr/insufficient_quota/]
+--- no_error_log
+[alert]
+[crit]
