@@ -2,6 +2,7 @@
 #
 #   make            build build/ngx_http_provider_gate_module.so
 #   make test       install what is missing, build, run every test
+#   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
 #
 # NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
@@ -24,9 +25,13 @@ UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets
 
+# make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
+include fuzz/fuzz.mk
+
 DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
                 libpcre2-dev pkg-config gcc make libtest-base-perl \
-                libhttp-message-perl libnginx-mod-http-echo
+                libhttp-message-perl libnginx-mod-http-echo \
+                $(FUZZ_PACKAGES)
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -132,6 +137,7 @@ t: $(MODULE)
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
 
 # the demo: conf.example with its mock provider, in the foreground
@@ -161,3 +167,4 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) t/servroot
+

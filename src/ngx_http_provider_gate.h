@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The types the module's files share: the provider record in the shared
+ * zone, a provider block, a gate, the main and location configurations,
+ * and the prototypes each file exports to the others.
  */
 
 

@@ -95,8 +95,9 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 {
     uint32_t                             debited;
     uint64_t                             paid;
+    u_char                              *blocked;
     ngx_int_t                            rc;
-    ngx_uint_t                           i, n, failover;
+    ngx_uint_t                           i, n, failover, decided;
     pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
     ngx_http_variable_value_t           *vv;
     ngx_http_provider_gate_gate_t      **gates;
@@ -115,11 +116,14 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     /*
      * A request let through stays so.  The error page of our own answer
      * is gated by its own location's lines: "error_page 503 = @fallback"
-     * fails over to another provider, charged there.
+     * fails over to another provider, charged there.  The provider that
+     * blocked is not asked again, so that a page inheriting its gate is
+     * still shown.
      */
 
     vv = &r->variables[pmcf->status_index];
     failover = 0;
+    blocked = NULL;
 
     if (vv->valid) {
         if (vv->data == ngx_http_provider_gate_results[
@@ -130,6 +134,10 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
         failover = (vv->data == ngx_http_provider_gate_results[
                                     NGX_HTTP_PROVIDER_GATE_BLOCKED].data);
+
+        if (failover) {
+            blocked = r->variables[pmcf->provider_index].data;
+        }
     }
 
     gates = plcf->gates->elts;
@@ -148,12 +156,17 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
 
     debited = 0;
+    decided = 0;
     canary = NULL;
 
     for (i = 0; i < n; i++) {
-        if (paid & gates[i]->provider->bit) {
+        if ((paid & gates[i]->provider->bit)
+            || gates[i]->provider->name.data == blocked)
+        {
             continue;
         }
+
+        decided++;
 
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
                   ? gates[i]->cost
@@ -186,13 +199,20 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     if (i == n) {
+
+        if (failover && decided == 0) {
+            return NGX_DECLINED;
+        }
+
         for (i = 0; i < n; i++) {
             if (debited & ((uint32_t) 1 << i)) {
                 ngx_http_provider_gate_shm_commit(gates[i]->provider,
                                                   cost[i]);
             }
 
-            if (!(paid & gates[i]->provider->bit)) {
+            if (!(paid & gates[i]->provider->bit)
+                && gates[i]->provider->name.data != blocked)
+            {
                 paid |= gates[i]->provider->bit;
                 (void) ngx_atomic_fetch_add(
                                     &gates[i]->provider->node->passed, 1);

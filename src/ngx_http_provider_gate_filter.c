@@ -51,7 +51,8 @@ static ngx_int_t ngx_http_provider_gate_filter_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_provider_gate_filter_body(ngx_http_request_t *r,
     ngx_chain_t *in);
 static void ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
-    ngx_http_provider_gate_filter_ctx_t *ctx, u_char *p, size_t len);
+    ngx_http_provider_gate_filter_ctx_t *ctx, u_char *p, size_t len,
+    ngx_uint_t last);
 static void ngx_http_provider_gate_filter_hit(ngx_http_request_t *r,
     ngx_http_provider_gate_filter_ctx_t *ctx,
     ngx_http_provider_gate_provider_t *p, ngx_http_provider_gate_rule_t *rule);
@@ -259,9 +260,13 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
             for (cl = in; cl; cl = cl->next) {
                 b = cl->buf;
 
-                if (ngx_buf_in_memory(b) && b->last > b->pos) {
+                if ((ngx_buf_in_memory(b) && b->last > b->pos)
+                    || b->last_buf)
+                {
                     ngx_http_provider_gate_filter_feed(r, ctx, b->pos,
-                                                       b->last - b->pos);
+                                            ngx_buf_in_memory(b)
+                                            ? (size_t) (b->last - b->pos) : 0,
+                                            b->last_buf);
                 }
             }
         }
@@ -294,6 +299,14 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
 
         if (!ngx_buf_in_memory(b)) {
             if (ngx_buf_size(b) == 0) {
+                if (b->last_buf) {
+                    ngx_http_provider_gate_filter_feed(r, ctx, NULL, 0, 1);
+
+                    if (ctx->hit) {
+                        return ngx_http_provider_gate_filter_replace(r, ctx);
+                    }
+                }
+
                 continue;
             }
 
@@ -303,8 +316,9 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
         n = ngx_min((size_t) (b->last - b->pos),
                     (size_t) (held->end - held->last));
 
-        if (n) {
-            ngx_http_provider_gate_filter_feed(r, ctx, b->pos, n);
+        if (n || b->last_buf) {
+            ngx_http_provider_gate_filter_feed(r, ctx, b->pos, n,
+                                   b->last_buf && b->pos + n == b->last);
 
             held->last = ngx_cpymem(held->last, b->pos, n);
             b->pos += n;
@@ -328,18 +342,24 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
-/* the next piece of the body, for the rules still open */
+/*
+ * The next piece of the body, for the rules still open; "last" when the
+ * body ends with it, so that a match that waited for more is decided.
+ */
 
 static void
 ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
-    ngx_http_provider_gate_filter_ctx_t *ctx, u_char *p, size_t len)
+    ngx_http_provider_gate_filter_ctx_t *ctx, u_char *p, size_t len,
+    ngx_uint_t last)
 {
     size_t                                 n;
-    ngx_uint_t                             i;
+    ngx_uint_t                             i, matched;
     ngx_http_provider_gate_filter_rule_t  *fr;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "provider_gate: passive body filter, %uz bytes", len);
+    if (len) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "provider_gate: passive body filter, %uz bytes", len);
+    }
 
     fr = ctx->rules.elts;
 
@@ -355,33 +375,37 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
             continue;
         }
 
-        /* the first max_body bytes of the body, no more */
-
-        n = ngx_min(len, fr[i].provider->max_body - fr[i].seen);
-        fr[i].seen += n;
-
         if (fr[i].tail == NULL) {
-            fr[i].tail = ngx_palloc(r->pool, sizeof(pg_regex_tail_t));
+            fr[i].tail = ngx_pcalloc(r->pool, sizeof(pg_regex_tail_t));
             if (fr[i].tail == NULL) {
                 fr[i].done = 1;
                 ctx->open--;
                 continue;
             }
-
-            fr[i].tail->len = 0;
         }
 
-        if (n && pg_regex_feed(fr[i].rule->regex, fr[i].tail, (char *) p, n))
-        {
-            ngx_http_provider_gate_filter_hit(r, ctx, fr[i].provider,
-                                              fr[i].rule);
-        }
+        /* the first max_body bytes of the body, no more */
 
-        if ((ctx->hit & fr[i].provider->bit)
-            || fr[i].seen == fr[i].provider->max_body)
-        {
+        n = ngx_min(len, fr[i].provider->max_body - fr[i].seen);
+        fr[i].seen += n;
+
+        matched = (n && pg_regex_feed(fr[i].rule->regex, fr[i].tail,
+                                      (char *) p, n));
+
+        if (!matched && (last || fr[i].seen == fr[i].provider->max_body)) {
+            matched = pg_regex_finish(fr[i].rule->regex, fr[i].tail);
             fr[i].done = 1;
             ctx->open--;
+        }
+
+        if (matched) {
+            ngx_http_provider_gate_filter_hit(r, ctx, fr[i].provider,
+                                              fr[i].rule);
+
+            if (!fr[i].done) {
+                fr[i].done = 1;
+                ctx->open--;
+            }
         }
     }
 }

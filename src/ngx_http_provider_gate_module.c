@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The module itself: its http-level and location directives, the main
+ * and location configurations, the variables, the zone, and the hooks
+ * that start the gate, the filters, the engine and the poller.
  */
 
 

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * pcre2 for passive rules: compiled once, matched over a body in pieces;
+ * see ngx_http_provider_gate_regex.h.
  */
 
 
@@ -31,7 +34,9 @@ struct pg_regex_s {
 
 
 static int pg_regex_exec(pg_regex_t *re, const char *s, size_t len,
-    uint32_t options, size_t *partial);
+    size_t start, uint32_t options, size_t *partial);
+static void pg_regex_keep(pg_regex_tail_t *tail, const char *s, size_t n,
+    size_t from);
 
 
 /*
@@ -65,14 +70,10 @@ pg_regex_compile(const char *pattern, size_t len, char *err, size_t errlen)
         return NULL;
     }
 
-    /*
-     * A partial match tells what to keep for the next piece.  Soft, not
-     * hard: a hard partial match is returned as soon as the end is
-     * reached, so ".*x" would never match in full.
-     */
+    /* a partial match tells what to keep for the next piece */
 
     re->jit = (pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE
-                                           |PCRE2_JIT_PARTIAL_SOFT)
+                                           |PCRE2_JIT_PARTIAL_HARD)
                == 0);
 
     re->match = pcre2_match_data_create(1, NULL);
@@ -117,7 +118,7 @@ pg_regex_jit(const pg_regex_t *re)
 int
 pg_regex_match(pg_regex_t *re, const char *s, size_t len)
 {
-    return pg_regex_exec(re, s, len, 0, NULL) == 1;
+    return pg_regex_exec(re, s, len, 0, 0, NULL) == 1;
 }
 
 
@@ -125,10 +126,16 @@ pg_regex_match(pg_regex_t *re, const char *s, size_t len)
  * Feeds the next piece of a body; 1 once the pattern has matched.
  *
  * pcre2 cannot resume a match across pieces, so the piece is matched
- * with the tail of the one before: where both fit twice the tail, as one
- * copy; otherwise the tail with the piece's start, then the piece alone.
- * A partial match at the end of what was seen says what to keep as the
- * next tail; a signature longer than the tail is not seen across a
+ * after the tail of the one before: where both fit twice the tail, as
+ * one copy; otherwise the tail with the piece's start, then the piece
+ * alone.  The match starts where the tail's match may begin, so that a
+ * lookbehind sees the bytes before the piece but no match is found twice
+ * or begins in them; "\A" holds at the start of the body only.
+ *
+ * Hard partial matching: a match that needed to look past the end of
+ * what is there, "402\b" before a "3" yet to come, is not a match yet;
+ * its bytes become the tail, and pg_regex_finish() decides at the end
+ * of the body.  A signature longer than the tail is not seen across a
  * split.  Nothing else of the body is copied.
  */
 
@@ -145,69 +152,97 @@ pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
         memcpy(scratch + tail->len, s, len);
         n = tail->len + len;
 
-        rc = pg_regex_exec(re, scratch, n, PCRE2_PARTIAL_SOFT, &partial);
+        rc = pg_regex_exec(re, scratch, n, tail->start, PCRE2_PARTIAL_HARD,
+                           &partial);
+
+        tail->started = 1;
 
         if (rc == 1) {
             return 1;
         }
 
-        tail->len = 0;
-
-        if (rc == 2) {
-            if (n - partial > PG_REGEX_TAIL) {
-                partial = n - PG_REGEX_TAIL;
-            }
-
-            tail->len = n - partial;
-            memmove(tail->buf, scratch + partial, tail->len);
-        }
+        pg_regex_keep(tail, scratch, n, (rc == 2) ? partial : n);
 
         return 0;
     }
 
-    if (tail->len) {
+    if (tail->started) {
         memcpy(scratch, tail->buf, tail->len);
         memcpy(scratch + tail->len, s, PG_REGEX_TAIL);
 
-        if (pg_regex_exec(re, scratch, tail->len + PG_REGEX_TAIL, 0, NULL)
+        if (pg_regex_exec(re, scratch, tail->len + PG_REGEX_TAIL,
+                          tail->start, PCRE2_PARTIAL_HARD, &partial)
             == 1)
         {
             return 1;
         }
     }
 
-    rc = pg_regex_exec(re, s, len, PCRE2_PARTIAL_SOFT, &partial);
+    /* a match at the piece's first byte was looked for just above */
+
+    rc = pg_regex_exec(re, s, len, tail->started ? 1 : 0,
+                       PCRE2_PARTIAL_HARD, &partial);
+
+    tail->started = 1;
 
     if (rc == 1) {
         return 1;
     }
 
-    tail->len = 0;
-
-    if (rc == 2) {
-        if (len - partial > PG_REGEX_TAIL) {
-            partial = len - PG_REGEX_TAIL;
-        }
-
-        tail->len = len - partial;
-        memcpy(tail->buf, s + partial, tail->len);
-    }
+    pg_regex_keep(tail, s, len, (rc == 2) ? partial : len);
 
     return 0;
+}
+
+
+/* the body has ended: a match that waited for more bytes is decided */
+
+int
+pg_regex_finish(pg_regex_t *re, pg_regex_tail_t *tail)
+{
+    if (tail->len <= tail->start) {
+        return 0;
+    }
+
+    return pg_regex_exec(re, tail->buf, tail->len, tail->start, 0, NULL)
+           == 1;
+}
+
+
+/*
+ * The next tail: what a partial match from "from" has seen, at most the
+ * tail's size (a longer signature is given up), after up to
+ * PG_REGEX_CONTEXT bytes before it.
+ */
+
+static void
+pg_regex_keep(pg_regex_tail_t *tail, const char *s, size_t n, size_t from)
+{
+    size_t  ctx;
+
+    if (n - from > PG_REGEX_TAIL - PG_REGEX_CONTEXT) {
+        from = n - (PG_REGEX_TAIL - PG_REGEX_CONTEXT);
+    }
+
+    ctx = (from > PG_REGEX_CONTEXT) ? PG_REGEX_CONTEXT : from;
+
+    tail->len = n - from + ctx;
+    tail->start = ctx;
+    memmove(tail->buf, s + from - ctx, tail->len);
 }
 
 
 /* 1: a match; 2: a partial match from *partial to the end; 0: neither */
 
 static int
-pg_regex_exec(pg_regex_t *re, const char *s, size_t len, uint32_t options,
-    size_t *partial)
+pg_regex_exec(pg_regex_t *re, const char *s, size_t len, size_t start,
+    uint32_t options, size_t *partial)
 {
     int          rc;
     PCRE2_SIZE  *ov;
 
-    rc = pcre2_match(re->code, (PCRE2_SPTR) s, len, 0, options, re->match,
-                     re->context);
+    rc = pcre2_match(re->code, (PCRE2_SPTR) s, len, start, options,
+                     re->match, re->context);
 
     /* 0: the match data is too small for the groups, yet it matched */
 

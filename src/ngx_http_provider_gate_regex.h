@@ -21,15 +21,24 @@
  * The longest signature that still matches when it is split between two
  * pieces of the body: the tail of one piece kept for the next.
  */
-#define PG_REGEX_TAIL  1024
+#define PG_REGEX_TAIL     1024
+
+/* bytes before a piece that a lookbehind at its start may look at */
+#define PG_REGEX_CONTEXT  16
 
 
 typedef struct pg_regex_s  pg_regex_t;
 
 
-/* what a matcher keeps between the pieces of one body */
+/*
+ * What a matcher keeps between the pieces of one body: the bytes of a
+ * match that may go on in the next piece, from "start", after a few
+ * bytes of context before them.  Zeroed for a new body.
+ */
 typedef struct {
     size_t       len;
+    size_t       start;
+    int          started;
     char         buf[PG_REGEX_TAIL];
 } pg_regex_tail_t;
 
@@ -42,6 +51,7 @@ int pg_regex_jit(const pg_regex_t *re);
 int pg_regex_match(pg_regex_t *re, const char *s, size_t len);
 int pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
     size_t len);
+int pg_regex_finish(pg_regex_t *re, pg_regex_tail_t *tail);
 
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_REGEX_H_INCLUDED_ */

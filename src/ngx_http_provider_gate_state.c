@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The state machine of a provider: transitions, the polling schedule,
+ * admission, the debits kept across a poll, and the passive latch; see
+ * ngx_http_provider_gate_state.h.
  */
 
 

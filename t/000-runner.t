@@ -2,6 +2,8 @@
 # (no third-party modules needed). Every block must pass; the assertion
 # count per block (noted on each block) follows upstream test-nginx.
 
+use strict;
+use warnings;
 use Test::Nginx::Socket;
 
 $ENV{TEST_NGINX_RUNNER_ENV} = 'from-env';
@@ -146,7 +148,7 @@ len=11 foo=bar
 ">>> big.txt\n" . ("x" x 70000) . "<!--# echo var=\"uri\" -->\n"
 --- config
     location = /big.txt {
-        root $TEST_NGINX_HTML_DIR;
+        root html;
         ssi on;
         ssi_types text/plain;
     }
@@ -318,11 +320,12 @@ X-Body: [hello]
 
 
 
-=== TEST 23: env expansion: own variable, html dir, server root, port (2)
+=== TEST 23: env expansion: own variable, server port; prefix is the server root (2)
 --- config
     location = /t {
-        return 200 "$TEST_NGINX_RUNNER_ENV $TEST_NGINX_HTML_DIR $TEST_NGINX_SERVROOT $server_port\n";
+        root html;
+        return 200 "$TEST_NGINX_RUNNER_ENV $TEST_NGINX_SERVER_PORT $server_port $document_root\n";
     }
 --- response_body eval
-"from-env " . Test::Nginx::Util::html_dir() . " " . Test::Nginx::Util::server_root()
-    . " " . Test::Nginx::Util::server_port() . "\n"
+"from-env " . Test::Nginx::Util::server_port() . " " . Test::Nginx::Util::server_port()
+    . " " . Test::Nginx::Util::html_dir() . "\n"

@@ -1,6 +1,10 @@
 # The module loads, its directives parse, and a bad directive fails
 # "nginx -t" with a message naming it, its provider and file:line.
+# (must_die blocks check error.log; suppress_stderr keeps nginx's copy of
+# the message on stderr off the terminal under the real Test::Nginx.)
 
+use strict;
+use warnings;
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-sanity-0123456789';
@@ -45,6 +49,7 @@ provider_gate_provider kie {
 }
 --- config
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*unknown directive "intervall" in provider "kie" in \S+nginx\.conf:\d+/
 
@@ -61,5 +66,6 @@ provider_gate_provider kie {
 }
 --- config
 --- must_die
+--- suppress_stderr
 --- error_log eval
 qr/\[emerg\] .*"interval" directive invalid value in provider "kie" in \S+nginx\.conf:\d+/

@@ -2,10 +2,16 @@
 # friendly 503 (Retry-After, no provider name, no balance, JSON or HTML by
 # Accept) as soon as it cannot, and reopens by itself after a top-up.
 #
-# Each block runs a mock KIE balance endpoint on $TEST_NGINX_RAND_PORT_1
-# that answers from html/kie.json; "PUT /mock/kie.json" changes its answer
-# and "GET /wait" waits for a poll, then shows state and balance.
+# Each block runs the mock KIE balance endpoint of t/helpers/KieMock.pm on
+# $TEST_NGINX_RAND_PORT_1, which answers from html/kie.json; "PUT
+# /mock/kie.json" changes its answer and "GET /wait" waits for a poll,
+# then shows state and balance.
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(add_kie_mock kie_mock_control);
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-gate-0123456789';
@@ -13,35 +19,11 @@ $ENV{KIE_API_KEY} = 'sk-gate-0123456789';
 no_shuffle();
 
 add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('main_config', 'env KIE_API_KEY;')
-        unless defined $block->main_config;
-
-    $block->set_value('http_config', <<'_EOC_' . ($block->http_config // ''));
-    server {
-        listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        error_log    logs/mock-error.log warn;
-        access_log   logs/mock-access.log;
-
-        location = /credit {
-            default_type  application/json;
-            root          html;
-            try_files     /kie.json =500;
-        }
-    }
-_EOC_
-
-    $block->set_value('config', ($block->config // '') . <<'_EOC_');
-    location /mock/ {
-        alias        html/;
-        dav_methods  PUT DELETE;
-    }
-
-    location = /wait {
-        echo_sleep  1.5;
-        echo "$provider_gate_state_kie $provider_gate_balance_kie";
-    }
+    add_kie_mock(shift, config => kie_mock_control() . <<'_EOC_');
+location = /wait {
+    echo_sleep  1.5;
+    echo "$provider_gate_state_kie $provider_gate_balance_kie";
+}
 _EOC_
 });
 

@@ -3,50 +3,42 @@
 # must pay; what one took is given back when the other refuses), reserve,
 # dry run and bypass.
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(add_kie_mock);
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-cost-0123456789';
 
 no_shuffle();
 
+# the mock of t/helpers/KieMock.pm answers html/kie.json on /credit and
+# html/other.json on /other; every block has the provider "kie", with the
+# extra directives of conf/kie-extra.conf (empty unless the block writes it)
 add_block_preprocessor(sub {
-    my $block = shift;
+    add_kie_mock(shift,
+        access_log  => 0,
+        locations   => "location = /other { try_files /other.json =500; }\n",
+        http_config => <<'_EOC_',
 
-    $block->set_value('main_config', 'env KIE_API_KEY;')
-        unless defined $block->main_config;
-
-    $block->set_value('http_config', <<'_EOC_' . ($block->http_config // ''));
-    server {
-        listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-        error_log    logs/mock-error.log warn;
-        access_log   off;
-        default_type application/json;
-        root         html;
-
-        location = /kie   { try_files /kie.json =500; }
-        location = /other { try_files /other.json =500; }
-    }
-
-    provider_gate_provider kie {
-        preset      kie;
-        url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/kie;
-        credential  env:KIE_API_KEY;
-        interval    60s;
-        jitter      0;
-        include     kie-extra.conf;
-    }
+provider_gate_provider kie {
+    preset      kie;
+    url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+    interval    60s;
+    jitter      0;
+    include     kie-extra.conf;
+}
 _EOC_
-
-    $block->set_value('config', ($block->config // '') . <<'_EOC_');
-    location = /wait {
-        echo_sleep  1;
-        echo "$provider_gate_state_kie $provider_gate_balance_kie";
-    }
+        config      => <<'_EOC_',
+location = /wait {
+    echo_sleep  1;
+    echo "$provider_gate_state_kie $provider_gate_balance_kie";
+}
 _EOC_
-
-    my $files = $block->user_files // '';
-    $files .= ">>> ../conf/kie-extra.conf\n" unless $files =~ /kie-extra/;
-    $block->set_value('user_files', $files);
+        user_files  => ">>> ../conf/kie-extra.conf\n");
 });
 
 run_tests();

@@ -17,52 +17,45 @@
 # on, so that a crashed worker would show as "exited on signal" in
 # error.log.
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(kie_mock kie_mock_control);
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-poll-errors-0123456789';
 
 # the http_config of a block: the provider, with extra directives, and the
-# mock provider, whose /credit tries the files and fallback given
+# mock provider of t/helpers/KieMock.pm, whose /credit tries the files and
+# fallback given; its access log has the URI and status of each poll
 sub http_config {
     my (%o) = @_;
-    my $conf = <<'_EOC_';
+    my $provider = join '', map { "    $_\n" }
+                   'stale_after ' . ($o{stale_after} // '30s') . ';',
+                   'on_unknown  ' . ($o{on_unknown} // 'closed') . ';',
+                   @{ $o{provider} || [] };
+    my $credit = $o{credit} // '/kie.json /fallback.data =500';
+    my $conf = <<'_EOC_' . $provider . "}\n\n";
 provider_gate_provider kie {
     preset      kie;
     url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
     credential  env:KIE_API_KEY;
     interval    1s;
     jitter      0;
-@PROVIDER@}
-
-log_format mock '$uri $status';
-
-server {
-    listen      127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log   logs/mock-error.log warn;
-    access_log  logs/mock-access.log mock;
-    default_type application/json;
-    root        html;
-
-    location = /credit { try_files @CREDIT@; }
-    location @slow {
-        echo_sleep 3;
-        echo '{"code":200,"msg":"success","data":1}';
-    }
+_EOC_
+    return $conf . kie_mock(
+        log_format => q{'$uri $status'},
+        credit     => "try_files $credit;",
+        locations  => <<'_EOC_');
+location @slow {
+    echo_sleep 3;
+    echo '{"code":200,"msg":"success","data":1}';
 }
 _EOC_
-    my $provider = join '', map { "    $_\n" }
-                   'stale_after ' . ($o{stale_after} // '30s') . ';',
-                   'on_unknown  ' . ($o{on_unknown} // 'closed') . ';',
-                   @{ $o{provider} || [] };
-    my $credit = $o{credit} // '/kie.json /fallback.data =500';
-    $conf =~ s/\@PROVIDER\@/$provider/;
-    $conf =~ s/\@CREDIT\@/$credit/;
-    return $conf;
 }
 
-our $Locations = <<'_EOC_';
-location /mock/ { alias html/; dav_methods PUT DELETE; }
-location = /mocklog { alias logs/mock-access.log; }
+our $Locations = kie_mock_control() . <<'_EOC_';
 location /via/ {
     proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/;
     proxy_intercept_errors on;

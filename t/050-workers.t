@@ -3,6 +3,11 @@
 # interval, not four; and a burst of concurrent requests spread over the
 # workers never spends more than the balance.
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(add_kie_mock);
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-workers-0123456789';
@@ -11,25 +16,19 @@ master_on();
 workers(4);
 no_shuffle();
 
+# the mock of t/helpers/KieMock.pm answers a balance of 1000 to every poll
+# and logs each one in logs/mock-access.log
+add_block_preprocessor(sub {
+    add_kie_mock(shift,
+        credit => q{return 200 '{"code":200,"msg":"success","data":1000}';});
+});
+
 run_tests();
 
 __DATA__
 
 === TEST 1: one poll per interval whatever the number of workers
---- main_config
-env KIE_API_KEY;
 --- http_config
-server {
-    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log    logs/mock-error.log warn;
-    access_log   logs/mock-access.log;
-
-    location = /credit {
-        default_type  application/json;
-        return 200 '{"code":200,"msg":"success","data":1000}';
-    }
-}
-
 provider_gate_provider kie {
     preset      kie;
     url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
@@ -56,20 +55,7 @@ location = /polls {
 
 
 === TEST 2: concurrent requests over four workers never overspend
---- main_config
-env KIE_API_KEY;
 --- http_config
-server {
-    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log    logs/mock-error.log warn;
-    access_log   off;
-
-    location = /credit {
-        default_type  application/json;
-        return 200 '{"code":200,"msg":"success","data":1000}';
-    }
-}
-
 provider_gate_provider kie {
     preset      kie;
     url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
@@ -128,20 +114,7 @@ location = /burst {
 
 
 === TEST 3: intervals under a second are kept (the scheduler is re-armed after a poll)
---- main_config
-env KIE_API_KEY;
 --- http_config
-server {
-    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log    logs/mock-error.log warn;
-    access_log   logs/mock-access.log;
-
-    location = /credit {
-        default_type  application/json;
-        return 200 '{"code":200,"msg":"success","data":1000}';
-    }
-}
-
 provider_gate_provider kie {
     preset      kie;
     url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;

@@ -5,31 +5,31 @@
 # is served before the poll completes (the state it sees is still the one
 # from before the poll).
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(add_kie_mock);
 use Test::Nginx::Socket 'no_plan';
 
 $ENV{KIE_API_KEY} = 'sk-slow-0123456789';
 
 no_shuffle();
 
+# the mock of t/helpers/KieMock.pm takes 3 s to answer each poll
+add_block_preprocessor(sub {
+    add_kie_mock(shift, credit => <<'_EOC_');
+echo_sleep  3;
+echo        '{"code":200,"msg":"success","data":225}';
+_EOC_
+});
+
 run_tests();
 
 __DATA__
 
 === TEST 1: requests are answered at once while the first poll takes 3 s
---- main_config
-env KIE_API_KEY;
 --- http_config
-server {
-    listen       127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log    logs/mock-error.log warn;
-
-    location = /credit {
-        default_type  application/json;
-        echo_sleep    3;
-        echo '{"code":200,"msg":"success","data":225}';
-    }
-}
-
 provider_gate_provider kie {
     preset      kie;
     url         http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;

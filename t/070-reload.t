@@ -4,7 +4,9 @@
 # file rewritten before the reload is what the next polls send.
 #
 # Plain Test::More: it sends HUP to its own nginx master, which the
-# data-driven format has no section for.
+# data-driven format has no section for.  Each configuration generation
+# answers with its own X-Generation header, so an answer is known to come
+# from an old or a new worker, whatever the timing of the reload.
 
 use strict;
 use warnings;
@@ -44,8 +46,9 @@ sub write_file {
     close $fh;
 }
 
+# the configuration of generation $gen (1, 2, ...), with $extra in http{}
 sub write_conf {
-    my ($extra) = @_;
+    my ($gen, $extra) = @_;
     my $load = join '', map { "load_module $_;\n" } @modules;
 
     write_file('conf/nginx.conf', <<"EOC");
@@ -104,10 +107,12 @@ http {
         location = /gen {
             provider_gate  kie cost=135;
             add_header     X-State \$provider_gate_state_kie always;
+            add_header     X-Generation $gen always;
             echo generated;
         }
 
         location = /state {
+            add_header     X-Generation $gen always;
             echo "\$pid \$provider_gate_state_kie \$provider_gate_balance_kie \$provider_gate_state_fresh";
         }
     }
@@ -125,6 +130,13 @@ my $http = HTTP::Tiny->new(timeout => 5);
 
 sub get { return $http->get("http://127.0.0.1:$port$_[0]") }
 
+# the generation of the configuration that a response was made with ('' when
+# nothing was answered: HTTP::Tiny reports its own errors as status 599)
+sub generation {
+    my ($r) = @_;
+    return $r->{status} == 599 ? '' : $r->{headers}{'x-generation'} // '';
+}
+
 # polls "what" until it returns true or the deadline passes
 sub within {
     my ($seconds, $what) = @_;
@@ -140,7 +152,7 @@ sub within {
 $ENV{KIE_API_KEY} = 'sk-reload-0123456789';
 write_file('html/kie.json', '{"code":200,"msg":"success","data":100}');
 write_file('conf/key.txt', "rk-first\n");
-write_conf('');
+write_conf(1, '');
 
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
@@ -158,7 +170,8 @@ END {
 
 my $state = within(5, sub {
     my $r = get('/state');
-    return $r->{success} && $r->{content} =~ /^(\d+) EXHAUSTED 100 / && $1;
+    return generation($r) eq '1' && $r->{content} =~ /^(\d+) EXHAUSTED 100 /
+           && $1;
 });
 ok $state, 'the first poll closed the gate (balance 100, cost 135)'
     or diag join '', lines('error.log');
@@ -166,12 +179,17 @@ ok $state, 'the first poll closed the gate (balance 100, cost 135)'
 is get('/gen')->{status}, 503, 'blocked before the reload';
 is scalar(my @p = lines('mock-access.log')), 1, 'one poll so far';
 
+# workers that answered for the first generation: none of them may be
+# taken for a worker of the second one
 my %old = map { $_ => 1 }
-          grep { defined } map { get('/state')->{content} =~ /^(\d+)/; $1 }
+          grep { defined }
+          map { my $r = get('/state');
+                generation($r) eq '1' && $r->{content} =~ /^(\d+)/ ? $1 : undef }
           1 .. 8;
+$old{$state} = 1 if $state;
 
 write_file('conf/key.txt', "rk-second\n");
-write_conf(<<'EOC');
+write_conf(2, <<'EOC');
     provider_gate_provider fresh {
         url         http://127.0.0.1:9/never;
         auth        none;
@@ -182,18 +200,25 @@ EOC
 
 kill 'HUP', $pid;
 
-# the first answer from a worker of the new generation
+# the first answer made with the new configuration: old workers may go on
+# answering for a while, with generation 1
 my $new = within(10, sub {
     my $r = get('/state');
-    return $r->{success} && $r->{content} =~ /^(\d+) / && !$old{$1}
-           && $r->{content};
+    return generation($r) eq '2' && $r->{content};
 });
 
 ok $new, 'a new worker answers after HUP' or diag join '', lines('error.log');
 like $new, qr/^\d+ EXHAUSTED 100 UNKNOWN$/m,
      'it knows the old balance at once; the new provider is UNKNOWN';
+my ($new_pid) = ($new || '') =~ /^(\d+)/;
+ok $new_pid && !$old{$new_pid}, 'in a worker that did not answer before HUP'
+    or diag "old workers: @{[sort keys %old]}; new answer: ", $new // '';
 
-my $r = get('/gen');
+# a gated request answered by the new generation too
+my $r = within(10, sub {
+    my $r = get('/gen');
+    return generation($r) eq '2' && $r;
+}) || get('/gen');
 is $r->{status}, 503, 'and the gate blocks right after the reload';
 is $r->{headers}{'x-state'}, 'EXHAUSTED', 'on the kept state';
 is scalar(@p = lines('mock-access.log')), 1, 'without a new poll';

@@ -11,6 +11,11 @@
 # warn: nginx core logs the request headers it receives at debug level,
 # and those are the mock's business, not the module's.
 
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use KieMock qw(kie_mock kie_mock_control);
 use Test::Nginx::Socket 'no_plan';
 
 our $Key = 'sk-live+7f3a9c2e/5b8d4a1f=';
@@ -23,6 +28,10 @@ $ENV{KIE_API_KEY} = $Key;
 our @Secret = ($Key, $KeyEscaped, '7f3a9c2e', '5b8d4a1f');
 our @NoLeak = (@Secret, '[alert]', '[crit]', '[emerg]');
 
+# the provider, sending the key as $auth says, and the mock provider of
+# t/helpers/KieMock.pm: /credit answers html/kie.json, else
+# html/bad-key.json, else a 401 quoting the credential it got; its access
+# log shows the credential as each poll carried it
 sub http_config {
     my ($auth) = @_;
     my $conf = <<'_EOC_';
@@ -36,31 +45,24 @@ provider_gate_provider kie {
     timeout     500ms;
 }
 
-log_format mock '$http_authorization|$http_xi_api_key|$arg_key';
-
-server {
-    listen      127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-    error_log   logs/mock-error.log warn;
-    access_log  logs/mock-access.log mock;
-    default_type application/json;
-    root        html;
-
-    location = /credit { try_files /kie.json /bad-key.json @reject; }
-    location @reject {
-        echo_status 401;
-        echo '{"code":401,"msg":"rejected: $http_authorization$http_xi_api_key$arg_key"}';
-    }
-}
 _EOC_
     $conf =~ s/\@AUTH\@/$auth/;
-    return $conf;
+    return $conf . kie_mock(
+        log_format => q{'$http_authorization|$http_xi_api_key|$arg_key'},
+        credit     => 'try_files /kie.json /bad-key.json @reject;',
+        locations  => <<'_EOC_');
+location @reject {
+    echo_status 401;
+    echo '{"code":401,"msg":"rejected: $http_authorization$http_xi_api_key$arg_key"}';
+}
+_EOC_
 }
 
 # polls at about 0, 1, 2 and 3 s; the mock changes half-way between them:
 # 0 s good (4321); 0.5 s kie.json goes: the envelope fails, with a body
 # quoting the key; 1.5 s bad-key.json goes: a 401 echoing the credential;
 # 2.5 s kie.json is back (4400); at 3.5 s the mock's log shows what it got
-our $Cycle = <<'_EOC_';
+our $Cycle = <<'_EOC_' . kie_mock_control();
 location = /t {
     echo_sleep 0.5;
     echo "$provider_gate_state_kie [$provider_gate_balance_kie]";
@@ -73,9 +75,7 @@ location = /t {
     echo "$provider_gate_state_kie [$provider_gate_balance_kie]";
     echo_location /mocklog;
 }
-location /mock/ { alias html/; dav_methods PUT DELETE; }
 location /via/ { proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/; }
-location = /mocklog { alias logs/mock-access.log; }
 _EOC_
 
 our $UserFiles = <<"_EOF_";

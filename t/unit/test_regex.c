@@ -44,7 +44,7 @@ feed_cuts(pg_regex_t *re, const char *body, size_t len, const size_t *cuts,
     size_t            i, from, to;
     pg_regex_tail_t   tail;
 
-    tail.len = 0;
+    memset(&tail, 0, sizeof(tail));
     from = 0;
 
     for (i = 0; i <= ncuts; i++) {
@@ -64,7 +64,7 @@ feed_cuts(pg_regex_t *re, const char *body, size_t len, const size_t *cuts,
         from = to;
     }
 
-    return 0;
+    return pg_regex_finish(re, &tail);
 }
 
 
@@ -110,7 +110,7 @@ test_splits(void)
     static const char  sig[] =
         "{\"code\":402,\"msg\":\"The current credits are insufficient.\"}";
 
-    re = compile(KIE ".*insufficient");
+    re = compile(KIE ".*?insufficient");
 
     /* small bodies: every cut into two and three pieces */
 
@@ -165,6 +165,54 @@ test_splits(void)
 }
 
 
+/* a split must not make a match that the whole body does not have */
+
+static void
+test_boundaries(void)
+{
+    size_t       i, len, cuts[1];
+    pg_regex_t  *re;
+
+    static const char  *bodies[] = {
+        "{\"code\":4021,\"msg\":\"x\"}",
+        "{\"prompt\":\"\\\"code\\\":402 please\"}",
+        "xx{\"code\":402}",
+        "{\"code\":402}",
+    };
+
+    static const int  want[] = { 0, 0, 1, 1 };
+
+    /* a word boundary, a key not preceded by a backslash */
+
+    re = compile("(?<!\\\\)\"code\"\\s*:\\s*402\\b");
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        len = strlen(bodies[i]);
+
+        CHECK_INT(pg_regex_match(re, bodies[i], len), want[i]);
+
+        for (cuts[0] = 1; cuts[0] < len; cuts[0]++) {
+            CHECK_INT(feed_cuts(re, bodies[i], len, cuts, 1), want[i]);
+        }
+    }
+
+    pg_regex_free(re);
+
+    /* \A is the start of the body, not of a piece */
+
+    re = compile("\\A\\{\"error\"");
+
+    CHECK(feed_cuts(re, "{\"error\":1}", 11, NULL, 0));
+
+    for (cuts[0] = 1; cuts[0] < 20; cuts[0]++) {
+        CHECK(!feed_cuts(re, "[1,2,3,4,5,6,7,8,9,{\"error\":1}]", 31, cuts,
+                         1));
+    }
+
+    pg_regex_free(re);
+}
+
+
 static void
 test_hostile(void)
 {
@@ -190,6 +238,7 @@ main(void)
 {
     test_compile();
     test_splits();
+    test_boundaries();
     test_hostile();
 
     PG_TEST_DONE();

@@ -448,26 +448,36 @@ sub wait_for_nginx {
     }
 }
 
+# Waits up to $secs for $pid to exit; sends it $signal again every 0.1 s
+# meanwhile, when given.
 sub reap {
-    my ($pid, $secs) = @_;
+    my ($pid, $secs, $signal) = @_;
     my $deadline = time + $secs;
+    my $again = time + 0.1;
     while (time < $deadline) {
         return 1 if waitpid($pid, WNOHANG) != 0;
+        if ($signal && time >= $again) {
+            kill $signal => $pid;
+            $again = time + 0.1;
+        }
         sleep 0.005;
     }
     return 0;
 }
 
 # QUIT, then TERM, then KILL to the whole process group; reaps at once.
+# nginx writes its pid file before it first waits for events, and a signal
+# that comes in between is only acted on at its next event (an idle nginx
+# may have none for good): so QUIT is repeated until nginx exits.
 sub stop_nginx {
     my $pid = $NginxPid // return;
     undef $NginxPid;
     warn "stopping nginx $pid\n" if $Verbose;
     kill QUIT => $pid;
-    unless (reap($pid, $UseValgrind ? 30 : $Timeout)) {
+    unless (reap($pid, $UseValgrind ? 30 : $Timeout, 'QUIT')) {
         warn "WARNING: nginx $pid did not exit on QUIT, sending TERM\n";
         kill TERM => $pid;
-        unless (reap($pid, 1)) {
+        unless (reap($pid, 1, 'TERM')) {
             warn "WARNING: nginx $pid did not exit on TERM, sending KILL\n";
             kill KILL => -$pid;
             waitpid($pid, 0);
