@@ -570,7 +570,7 @@ ngx_http_provider_gate_access_log(ngx_http_request_t *r,
                   "provider_gate: %s by provider \"%V\" (state %s%s, "
                   "cost %s)", dry_run ? "dry run, would block" : "blocked",
                   &p->name, pg_state_name(node->state),
-                  (node->state != PG_STATE_UNKNOWN
+                  (p->has_balance && node->state != PG_STATE_UNKNOWN
                    && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until)
                       >= 0)
                   ? ", stale" : "", c);
