@@ -263,6 +263,12 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                                      PG_CANARY_FAILED);
     }
 
+    /* refused again: this location's answer says when to come back */
+
+    if (failover) {
+        ngx_http_provider_gate_access_failover(r);
+    }
+
     ngx_http_provider_gate_access_log(r, gates[i]->provider, cost[i],
                                       plcf->dry_run);
 

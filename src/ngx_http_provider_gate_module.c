@@ -36,6 +36,8 @@ static char *ngx_http_provider_gate_bypass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_provider_gate_passive_mode(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
@@ -106,7 +108,7 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
 
     { ngx_string("provider_gate_passive"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_provider_gate_passive_mode,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_provider_gate_loc_conf_t, passive),
       &ngx_http_provider_gate_passive },
@@ -789,6 +791,37 @@ ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * nginx's enum slot, with a message that names the directive: the stock
+ * one says only "invalid value".
+ */
+
+static char *
+ngx_http_provider_gate_passive_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, it must be "
+                       "\"on\", \"off\" or \"replace\"", &value[1],
+                       &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -1381,7 +1381,9 @@ ngx_http_provider_gate_provider_rule(ngx_conf_t *cf,
         s = status->data;
         end = status->data + status->len;
 
-        while (s < end) {
+        /* "402,429": every item a code, none empty, a trailing one too */
+
+        for ( ;; ) {
             last = ngx_strlchr(s, end, ',');
             if (last == NULL) {
                 last = end;
@@ -1401,6 +1403,11 @@ ngx_http_provider_gate_provider_rule(ngx_conf_t *cf,
             }
 
             *code = n;
+
+            if (last == end) {
+                break;
+            }
+
             s = last + 1;
         }
     }

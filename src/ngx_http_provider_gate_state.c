@@ -200,6 +200,12 @@ pg_latch_hit(pg_latch_t *l, unsigned *state, uint64_t now, uint64_t seq,
         *state = PG_STATE_EXHAUSTED;
 
         r |= PG_LATCH_CLOSED;
+
+    } else if (seq > l->seq) {
+
+        /* a poll in flight now may answer for before this hit too */
+
+        l->seq = seq;
     }
 
     l->last_hit = now;
@@ -217,7 +223,7 @@ pg_latch_hit(pg_latch_t *l, unsigned *state, uint64_t now, uint64_t seq,
 
 /*
  * A good poll.  Without a latch the balance decides, as always.  A latch
- * clears only when the poll started after the hit (its lease sequence is
+ * clears only when the poll started after the last hit (its lease sequence is
  * above the latch's, whatever the clocks of the workers say), the
  * provider is not disputed, and the balance is enough to leave EXHAUSTED
  * (resume_above).  A single spurious hit costs one poll, not an outage.

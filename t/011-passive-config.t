@@ -207,8 +207,7 @@ location = /t {
 }
 --- must_die
 --- error_log eval
-# nginx's own message for an enum, which does not name the directive
-qr/\[emerg\] .*invalid value "maybe" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid value "maybe" in "provider_gate_passive" directive, it must be "on", "off" or "replace" in \S+nginx\.conf:\d+/
 
 
 

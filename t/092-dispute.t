@@ -23,6 +23,8 @@ use warnings;
 
 use FindBin ();
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 $ENV{V0_API_KEY} = 'sk-dispute-0123456789';

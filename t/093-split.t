@@ -21,6 +21,8 @@ use strict;
 use warnings;
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 # the config of a block whose mock writes $one, then $two

@@ -20,6 +20,8 @@ use strict;
 use warnings;
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 $ENV{KIE_API_KEY} = 'sk-inflight-0123456789';

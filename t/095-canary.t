@@ -25,6 +25,8 @@ use warnings;
 
 use FindBin ();
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 sub openai_exhausted {

@@ -14,6 +14,8 @@ use strict;
 use warnings;
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 sub errors_re {

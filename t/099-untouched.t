@@ -11,6 +11,8 @@ use strict;
 use warnings;
 
 use Test::Nginx::Socket 'no_plan';
+use FindBin;
+use lib "$FindBin::Bin/helpers";
 use PgLog;
 
 our $Kie = '{"code":402,"msg":"The current credits are insufficient. Please top up.","data":null}';

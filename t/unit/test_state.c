@@ -433,26 +433,32 @@ test_latch_poll(void)
     CHECK_UINT(pg_latch_poll(&l, &st, 13000, 1, 225000, &t), 0);
     CHECK_UINT(st, PG_STATE_EXHAUSTED);
 
+    /* nor does one that started before a later hit */
+    CHECK_UINT(pg_latch_hit(&l, &st, 13500, 2, &c), 0);
+    CHECK_UINT(l.seq, 2);
+    CHECK_UINT(pg_latch_poll(&l, &st, 13600, 2, 225000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
     /* one that started after it, with too little, does not either */
-    CHECK_UINT(pg_latch_poll(&l, &st, 14000, 2, 100000, &t), 0);
+    CHECK_UINT(pg_latch_poll(&l, &st, 14000, 3, 100000, &t), 0);
     CHECK_UINT(st, PG_STATE_EXHAUSTED);
 
     /* a later one with enough reopens */
-    CHECK_UINT(pg_latch_poll(&l, &st, 15000, 3, 225000, &t),
+    CHECK_UINT(pg_latch_poll(&l, &st, 15000, 4, 225000, &t),
                PG_LATCH_REOPENED);
     CHECK_UINT(st, PG_STATE_OK);
     CHECK(!l.latched);
     CHECK(!l.disputed);
 
     /* polls without a latch ignore the old sequence */
-    CHECK_UINT(pg_latch_poll(&l, &st, 16000, 4, 100000, &t), 0);
+    CHECK_UINT(pg_latch_poll(&l, &st, 16000, 5, 100000, &t), 0);
     CHECK_UINT(st, PG_STATE_EXHAUSTED);
-    CHECK_UINT(pg_latch_poll(&l, &st, 17000, 5, 225000, &t), 0);
+    CHECK_UINT(pg_latch_poll(&l, &st, 17000, 6, 225000, &t), 0);
     CHECK_UINT(st, PG_STATE_OK);
 
     /* without a balance endpoint time does nothing to a poll latch */
     CHECK_UINT(pg_latch_time(&l, &st, 20000, &c), 0);
-    CHECK_UINT(pg_latch_due(&l, st, &c), 2500 + 9500 + 3600000);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 13500 + 3600000);
 }
 
 
