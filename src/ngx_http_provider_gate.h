@@ -301,6 +301,10 @@ ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
 /* filter.c */
 ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
 
+/* refresh.c */
+char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* secret.c */
 ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
     ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
