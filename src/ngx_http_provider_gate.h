@@ -90,6 +90,7 @@ typedef struct {
     ngx_pid_t                      lease_pid;
     ngx_uint_t                     lease_seq;     /* which lease is live */
     uint64_t                       lease_base;
+    ngx_msec_t                     lease_start;   /* of the last poll */
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
@@ -123,6 +124,13 @@ typedef struct {
 typedef struct {
     ngx_queue_t                    records;
 } ngx_http_provider_gate_shctx_t;
+
+
+/* what a refresh did to a provider, returned by shm_refresh() */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_QUEUED    0x01  /* a poll is due */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_AFTER     0x02  /* after one running */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_HALF_OPEN 0x04  /* half-opened now */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_CANARY    0x08  /* half-open already */
 
 
 #define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
@@ -252,6 +260,9 @@ void ngx_http_provider_gate_shm_release(
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq);
 void ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
+ngx_uint_t ngx_http_provider_gate_shm_refresh(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_msec_t *when);
 ngx_int_t ngx_http_provider_gate_shm_publish(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
@@ -267,6 +278,7 @@ void ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
 /* poll.c */
 ngx_int_t ngx_http_provider_gate_poll_init(ngx_cycle_t *cycle);
 void ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p);
+void ngx_http_provider_gate_poll_wake(ngx_msec_t when);
 
 ngx_int_t ngx_http_provider_gate_shm_canary(
     ngx_http_provider_gate_provider_t *p, uint64_t *epoch);
@@ -288,6 +300,10 @@ ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
 
 /* filter.c */
 ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
+
+/* refresh.c */
+char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* secret.c */
 ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,

@@ -107,7 +107,9 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_provider_gate_module);
 
-    if (plcf->gates == NULL || r != r->main) {
+    /* an empty list: a location that inherits no gate (the refresh's) */
+
+    if (plcf->gates == NULL || plcf->gates->nelts == 0 || r != r->main) {
         return NGX_DECLINED;
     }
 

@@ -113,6 +113,13 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       offsetof(ngx_http_provider_gate_loc_conf_t, passive),
       &ngx_http_provider_gate_passive },
 
+    { ngx_string("provider_gate_refresh"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_provider_gate_refresh,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provider_gate_bypass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_provider_gate_bypass,

@@ -243,6 +243,19 @@ ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p)
 }
 
 
+/*
+ * Wakes this worker's scheduler at "when" (ngx_current_msec), for polls
+ * the refresh handler marked due in the zone: the worker that took the
+ * request claims the lease itself rather than wait for another's tick.
+ */
+
+void
+ngx_http_provider_gate_poll_wake(ngx_msec_t when)
+{
+    ngx_http_provider_gate_poll_schedule(when);
+}
+
+
 /* brings the scheduler's timer forward to "when" (ngx_current_msec) */
 
 static void

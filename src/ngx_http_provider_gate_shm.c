@@ -18,6 +18,9 @@
 /* how long a lease outlives the poll's own timeout */
 #define NGX_HTTP_PROVIDER_GATE_LEASE_GRACE  1000
 
+/* polls that refreshes ask for start at least this far apart */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_GAP  500
+
 
 static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
     ngx_http_provider_gate_shctx_t *sh, ngx_slab_pool_t *shpool,
@@ -222,6 +225,7 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
     node->lease_base = node->debited;
+    node->lease_start = now;
 
     /* this poll answers whatever was asked before it */
 
@@ -281,6 +285,82 @@ ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
     }
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
+}
+
+
+/*
+ * A refresh asked for by an operator, after a top-up.  The poll is due
+ * at "*when" or sooner if it already was, and "*when" is set to when it
+ * is due.  A poll in flight started before the top-up, so another one
+ * follows its answer; refreshes during it still make only that one.
+ * Refreshes in a row coalesce: a poll they ask for starts no sooner
+ * than REFRESH_GAP after the last one started, so that a script or an
+ * impatient operator cannot hammer the provider, and yet every refresh
+ * is answered by a poll that started after it.  A latched provider that
+ * recovers by canary is HALF_OPEN at once.
+ *
+ * Returns NGX_HTTP_PROVIDER_GATE_REFRESH_* bits, for the caller to
+ * answer and log: nothing is logged under the lock.
+ */
+
+ngx_uint_t
+ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_msec_t *when)
+{
+    unsigned                        state;
+    ngx_uint_t                      rc;
+    ngx_msec_t                      now, gap;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+    now = ngx_current_msec;
+    rc = 0;
+
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    state = node->state;
+
+    if (pg_latch_refresh(&node->latch, &state, &p->latch)
+        & PG_LATCH_HALF_OPEN)
+    {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_HALF_OPEN;
+
+    } else if (state == PG_STATE_HALF_OPEN) {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_CANARY;
+    }
+
+    node->state = state;
+
+    if (p->has_balance) {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_QUEUED;
+
+        if (node->lease_expire
+            && (ngx_msec_int_t) (node->lease_expire - now) > 0)
+        {
+            node->poll_asked = 1;
+            rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_AFTER;
+
+        } else {
+            gap = node->lease_start + NGX_HTTP_PROVIDER_GATE_REFRESH_GAP;
+
+            if (node->lease_seq && (ngx_msec_int_t) (gap - *when) > 0) {
+                *when = gap;
+            }
+
+            if ((ngx_msec_int_t) (node->next_poll - *when) > 0) {
+                node->next_poll = *when;
+
+            } else {
+                *when = node->next_poll;
+            }
+        }
+    }
+
+    ngx_http_provider_gate_shm_due(node, p);
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+    return rc;
 }
 
 

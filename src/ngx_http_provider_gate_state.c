@@ -334,6 +334,32 @@ pg_latch_canary(pg_latch_t *l, unsigned *state, uint64_t epoch,
 }
 
 
+/*
+ * An operator asked for a refresh, after a top-up: a latched provider
+ * that recovers by canary (no balance endpoint, or disputed) does not
+ * wait for the end of its hold, it is HALF_OPEN at once and its next
+ * request is the canary.  The hold stays as it is: a canary that hits
+ * doubles it as after any hold.  A provider that recovers by poll is
+ * left to the poll the refresh asks for, and one already HALF_OPEN keeps
+ * its period, so that a second canary cannot pass beside the first.
+ */
+
+unsigned
+pg_latch_refresh(pg_latch_t *l, unsigned *state, const pg_latch_conf_t *c)
+{
+    if (!l->latched || *state != PG_STATE_EXHAUSTED
+        || (c->has_balance && !l->disputed))
+    {
+        return 0;
+    }
+
+    *state = PG_STATE_HALF_OPEN;
+    l->epoch++;
+
+    return PG_LATCH_HALF_OPEN;
+}
+
+
 static unsigned
 pg_latch_clean(pg_latch_t *l, uint64_t now, const pg_latch_conf_t *c)
 {

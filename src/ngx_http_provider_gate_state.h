@@ -118,6 +118,8 @@ uint64_t pg_latch_due(const pg_latch_t *l, unsigned state,
     const pg_latch_conf_t *c);
 unsigned pg_latch_canary(pg_latch_t *l, unsigned *state, uint64_t epoch,
     unsigned outcome, unsigned reopen_state);
+unsigned pg_latch_refresh(pg_latch_t *l, unsigned *state,
+    const pg_latch_conf_t *c);
 
 pg_amount_t pg_state_avail_delta(pg_amount_t old_balance, uint64_t old_base,
     pg_amount_t new_balance, uint64_t new_base);

@@ -595,6 +595,100 @@ test_latch_passive_only(void)
 }
 
 
+static void
+test_latch_refresh(void)
+{
+    unsigned         st;
+    uint64_t         epoch;
+    pg_latch_t       l;
+    pg_latch_conf_t  c;
+    pg_thresholds_t  t;
+
+    memset(&l, 0, sizeof(l));
+    c.hold = 60000;
+    c.hold_max = 3600000;
+    c.clean = 3600000;
+    c.ask_every = 10000;
+    c.has_balance = 0;
+
+    /* passive only and open: nothing to refresh */
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK_UINT(l.epoch, 0);
+
+    /* latched by a hit: half-open at once, long before the hold ends */
+    CHECK_UINT(pg_latch_hit(&l, &st, 1000, 0, &c), PG_LATCH_CLOSED);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 61000);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK_UINT(l.epoch, 1);
+    CHECK(l.latched);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 0);
+
+    /* a second refresh keeps the period: its canary stays the only one */
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK_UINT(l.epoch, 1);
+
+    /* its canary hits: latched again with the hold doubled, as always */
+    CHECK_UINT(pg_latch_hit(&l, &st, 2000, 0, &c), PG_LATCH_RELATCHED);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(l.hold, 120000);
+    epoch = l.epoch;
+
+    /* refreshed again; the canary of the earlier period cannot reopen */
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(l.epoch, epoch + 1);
+    CHECK_UINT(pg_latch_canary(&l, &st, epoch, PG_CANARY_OK, PG_STATE_OK),
+               0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+
+    /* this period's clean canary reopens */
+    CHECK_UINT(pg_latch_canary(&l, &st, l.epoch, PG_CANARY_OK,
+                               PG_STATE_OK), PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK(!l.latched);
+
+    /* with a balance endpoint, undisputed: the poll decides, not this */
+    memset(&l, 0, sizeof(l));
+    c.has_balance = 1;
+
+    t.reserve = 0;
+    t.min_cost = 1000;
+    t.resume_above = 1000;
+    t.low_below = 0;
+    t.has_low = 0;
+
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_hit(&l, &st, 1000, 7, &c),
+               PG_LATCH_CLOSED | PG_LATCH_ASK);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(l.epoch, 0);
+
+    /* ... nor an EXHAUSTED that only the balance set */
+    CHECK_UINT(pg_latch_poll(&l, &st, 2000, 8, 5000, &t), PG_LATCH_REOPENED);
+    CHECK_UINT(pg_latch_poll(&l, &st, 3000, 9, 10, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* disputed: recovers by canary, so a refresh half-opens it */
+    CHECK_UINT(pg_latch_poll(&l, &st, 4000, 10, 5000, &t), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK_UINT(pg_latch_hit(&l, &st, 5000, 10, &c),
+               PG_LATCH_CLOSED | PG_LATCH_DISPUTED);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK(l.disputed);
+
+    /* and a poll while it is half-open still changes nothing */
+    CHECK_UINT(pg_latch_poll(&l, &st, 6000, 11, 900000, &t), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+}
+
+
 int
 main(void)
 {
@@ -606,6 +700,7 @@ main(void)
     test_latch_poll();
     test_latch_dispute();
     test_latch_passive_only();
+    test_latch_refresh();
 
     PG_TEST_DONE();
 }
