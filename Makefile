@@ -22,7 +22,8 @@ SOURCES      := $(wildcard src/*.c src/*.h)
 UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
                 -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
-                $(BUILD)/unit/test_json
+                $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
+                $(BUILD)/unit/test_presets
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -103,6 +104,25 @@ $(BUILD)/unit/test_json: t/unit/test_json.c src/ngx_http_provider_gate_json.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libcjson) -lm
+
+$(BUILD)/unit/test_regex: t/unit/test_regex.c \
+                          src/ngx_http_provider_gate_regex.c \
+                          src/ngx_http_provider_gate_regex.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libpcre2-8)
+
+# reads t/fixtures/providers at run time, from the top of the repository
+$(BUILD)/unit/test_presets: t/unit/test_presets.c \
+                            src/ngx_http_provider_gate_presets.c \
+                            src/ngx_http_provider_gate_json.c \
+                            src/ngx_http_provider_gate_calc.c \
+                            src/ngx_http_provider_gate_presets.h \
+                            src/ngx_http_provider_gate_json.h \
+                            src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lpcre2-8 -lm
 
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise

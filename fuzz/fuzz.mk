@@ -24,7 +24,7 @@ FUZZ_FLAGS         ?= -timeout=10 -rss_limit_mb=2048
 FUZZ_ENV           ?= UBSAN_OPTIONS=print_stacktrace=1
 
 FUZZ_DIR           := build/fuzz
-FUZZ_TARGETS       := json amount
+FUZZ_TARGETS       := json amount regex
 FUZZ_BINS          := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # the top Makefile's first target stays the default one
@@ -50,6 +50,14 @@ $(FUZZ_DIR)/fuzz_amount: fuzz/fuzz_amount.c src/ngx_http_provider_gate_calc.c \
                          src/ngx_http_provider_gate_calc.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
+
+$(FUZZ_DIR)/fuzz_regex: fuzz/fuzz_regex.c src/ngx_http_provider_gate_regex.c \
+                        src/ngx_http_provider_gate_presets.c \
+                        src/ngx_http_provider_gate_regex.h \
+                        src/ngx_http_provider_gate_presets.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libpcre2-8)
 
 # $(1): seconds for each target.  One line per target: executions, time,
 # corpus size and whether it crashed; the first error line and the saved

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The types the module's files share: the provider record in the shared
+ * zone, a provider block, a gate, the main and location configurations,
+ * and the prototypes each file exports to the others.
  */
 
 
@@ -15,6 +19,8 @@
 #include "ngx_http_provider_gate_calc.h"
 #include "ngx_http_provider_gate_json.h"
 #include "ngx_http_provider_gate_state.h"
+#include "ngx_http_provider_gate_regex.h"
+#include "ngx_http_provider_gate_presets.h"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -29,6 +35,10 @@
 #define NGX_HTTP_PROVIDER_GATE_AUTH_QUERY    3
 
 #define NGX_HTTP_PROVIDER_GATE_ERR_LEN       128
+
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF      0
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_ON       1
+#define NGX_HTTP_PROVIDER_GATE_PASSIVE_REPLACE  2
 
 /* gates in one location: a bit each in the admission's refund mask */
 #define NGX_HTTP_PROVIDER_GATE_MAX_GATES     32
@@ -62,10 +72,15 @@ typedef struct {
     ngx_atomic_t                   fresh_until;   /* stale after it */
     ngx_atomic_t                   next_poll;
 
+    ngx_atomic_t                   latch_due;     /* 0: nothing pending */
+    ngx_atomic_t                   canary;        /* its epoch; 0: free */
+
     ngx_atomic_t                   passed;
     ngx_atomic_t                   blocked;
     ngx_atomic_t                   polls;
     ngx_atomic_t                   poll_errors;
+    ngx_atomic_t                   passive_hits;
+    ngx_atomic_t                   encoded_warned;
 
     pg_amount_t                    balance;       /* last good answer */
     uint64_t                       base;
@@ -75,10 +90,13 @@ typedef struct {
     ngx_pid_t                      lease_pid;
     ngx_uint_t                     lease_seq;     /* which lease is live */
     uint64_t                       lease_base;
+    ngx_msec_t                     lease_start;   /* of the last poll */
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
     unsigned                       poll_asked:1;  /* during the poll */
+
+    pg_latch_t                     latch;
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -96,6 +114,7 @@ typedef struct {
     pg_amount_t                    balance;
     uint64_t                       stale_for;     /* ms, when it turned */
     ngx_msec_t                     next_poll;
+    ngx_uint_t                     latch;         /* PG_LATCH_* */
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
     unsigned                       stale:1;       /* turned stale now */
@@ -107,11 +126,26 @@ typedef struct {
 } ngx_http_provider_gate_shctx_t;
 
 
+/* what a refresh did to a provider, returned by shm_refresh() */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_QUEUED    0x01  /* a poll is due */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_AFTER     0x02  /* after one running */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_HALF_OPEN 0x04  /* half-opened now */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_CANARY    0x08  /* half-open already */
+
+
 #define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
 #define NGX_HTTP_PROVIDER_GATE_METHOD_POST   1
 
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN   0
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED 1
+
+
+/* passive [status=CODE[,CODE...]] [match=PCRE2] */
+typedef struct {
+    ngx_array_t                   *status;        /* ngx_uint_t; NULL: any */
+    pg_regex_t                    *regex;         /* NULL: any body */
+    ngx_uint_t                     number;        /* 1, 2, ... in logs */
+} ngx_http_provider_gate_rule_t;
 
 
 typedef struct {
@@ -150,6 +184,12 @@ typedef struct {
     pg_thresholds_t                thresholds;
     pg_intervals_t                 intervals;
 
+    ngx_array_t                   *passive;       /* rule_t */
+    ngx_msec_t                     hold;
+    pg_latch_conf_t                latch;
+    unsigned                       has_balance:1; /* a url to poll */
+    unsigned                       url_none:1;    /* "url none" */
+
     ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
     ngx_http_provider_gate_node_t *node;
@@ -175,6 +215,9 @@ typedef struct {
     ngx_int_t                      status_index;
     ngx_int_t                      provider_index;
     ngx_int_t                      paid_index;
+    ngx_int_t                      inspect_index;
+    ngx_int_t                      canary_index;
+    ngx_uint_t                     passive;       /* some rule somewhere */
 } ngx_http_provider_gate_main_conf_t;
 
 
@@ -184,19 +227,19 @@ typedef struct {
     ngx_uint_t                     status_code;
     ngx_http_complex_value_t      *message;
     ngx_flag_t                     dry_run;
+    ngx_uint_t                     passive;       /* PASSIVE_* */
 } ngx_http_provider_gate_loc_conf_t;
 
 
+/* a request that took a provider's canary slot */
 typedef struct {
-    ngx_str_t                      name;
-    ngx_str_t                      url;
-    ngx_str_t                      method;
-    ngx_uint_t                     auth;
-    ngx_str_t                      auth_name;
-    ngx_str_t                      auth_prefix;
-    ngx_str_t                      balance;
-    ngx_str_t                      envelope;
-} ngx_http_provider_gate_preset_t;
+    ngx_http_provider_gate_main_conf_t *pmcf;
+    ngx_http_provider_gate_provider_t  *provider;
+    ngx_http_request_t                 *request;
+    uint64_t                            epoch;
+    unsigned                            hit:1;
+    unsigned                            released:1;
+} ngx_http_provider_gate_canary_t;
 
 
 extern ngx_module_t  ngx_http_provider_gate_module;
@@ -217,6 +260,9 @@ void ngx_http_provider_gate_shm_release(
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq);
 void ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
+ngx_uint_t ngx_http_provider_gate_shm_refresh(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_msec_t *when);
 ngx_int_t ngx_http_provider_gate_shm_publish(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
@@ -232,19 +278,38 @@ void ngx_http_provider_gate_shm_refund(ngx_http_provider_gate_provider_t *p,
 /* poll.c */
 ngx_int_t ngx_http_provider_gate_poll_init(ngx_cycle_t *cycle);
 void ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p);
+void ngx_http_provider_gate_poll_wake(ngx_msec_t when);
+
+ngx_int_t ngx_http_provider_gate_shm_canary(
+    ngx_http_provider_gate_provider_t *p, uint64_t *epoch);
+void ngx_http_provider_gate_shm_canary_end(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t epoch, ngx_uint_t outcome,
+    ngx_log_t *log);
+void ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t status,
+    ngx_http_provider_gate_rule_t *rule, ngx_log_t *log);
+void ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_log_t *log);
 
 /* access.c */
 ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *body);
+
+/* filter.c */
+ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
+
+/* refresh.c */
+char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* secret.c */
 ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,
     ngx_str_t *source, ngx_str_t *what, size_t max, ngx_str_t *out);
 ngx_int_t ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
-
-/* presets.c */
-ngx_http_provider_gate_preset_t *ngx_http_provider_gate_find_preset(
-    ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_H_INCLUDED_ */

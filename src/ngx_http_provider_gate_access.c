@@ -35,6 +35,19 @@ static ngx_int_t ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p);
 static ngx_uint_t ngx_http_provider_gate_access_json(ngx_http_request_t *r);
+static void ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, ngx_uint_t mode);
+static void ngx_http_provider_gate_access_failover(ngx_http_request_t *r);
+static ngx_int_t ngx_http_provider_gate_access_retry_after(
+    ngx_http_request_t *r, ngx_http_provider_gate_provider_t *p);
+static ngx_http_provider_gate_canary_t *ngx_http_provider_gate_access_canary(
+    ngx_http_request_t *r, ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p);
+static void ngx_http_provider_gate_access_canary_done(void *data);
+static void ngx_http_provider_gate_access_canary_release(
+    ngx_http_provider_gate_canary_t *canary, ngx_uint_t outcome);
 
 
 static ngx_str_t  ngx_http_provider_gate_results[] = {
@@ -82,59 +95,101 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 {
     uint32_t                             debited;
     uint64_t                             paid;
+    u_char                              *blocked;
     ngx_int_t                            rc;
-    ngx_uint_t                           i, n;
+    ngx_uint_t                           i, n, failover, decided;
     pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
     ngx_http_variable_value_t           *vv;
     ngx_http_provider_gate_gate_t      **gates;
+    ngx_http_provider_gate_canary_t     *canary;
     ngx_http_provider_gate_loc_conf_t   *plcf;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
     plcf = ngx_http_get_module_loc_conf(r, ngx_http_provider_gate_module);
 
-    if (plcf->gates == NULL || r != r->main) {
+    /* an empty list: a location that inherits no gate (the refresh's) */
+
+    if (plcf->gates == NULL || plcf->gates->nelts == 0 || r != r->main) {
         return NGX_DECLINED;
     }
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
 
-    /* the error page of our own answer, or a request let through */
+    /*
+     * A request let through stays so.  The error page of our own answer
+     * is gated by its own location's lines: "error_page 503 = @fallback"
+     * fails over to another provider, charged there.  The provider that
+     * blocked is not asked again, so that a page inheriting its gate is
+     * still shown.
+     */
 
     vv = &r->variables[pmcf->status_index];
+    failover = 0;
+    blocked = NULL;
 
-    if (vv->valid
-        && (vv->data == ngx_http_provider_gate_results[
-                                    NGX_HTTP_PROVIDER_GATE_BLOCKED].data
-            || vv->data == ngx_http_provider_gate_results[
-                                    NGX_HTTP_PROVIDER_GATE_BYPASSED].data))
-    {
-        return NGX_DECLINED;
+    if (vv->valid) {
+        if (vv->data == ngx_http_provider_gate_results[
+                                    NGX_HTTP_PROVIDER_GATE_BYPASSED].data)
+        {
+            return NGX_DECLINED;
+        }
+
+        failover = (vv->data == ngx_http_provider_gate_results[
+                                    NGX_HTTP_PROVIDER_GATE_BLOCKED].data);
+
+        if (failover) {
+            blocked = r->variables[pmcf->provider_index].data;
+        }
     }
+
+    gates = plcf->gates->elts;
+    n = plcf->gates->nelts;
 
     if (plcf->bypass && ngx_http_provider_gate_access_bypassed(r, plcf)) {
         ngx_http_provider_gate_access_result(r, pmcf,
                                              NGX_HTTP_PROVIDER_GATE_BYPASSED,
                                              NULL);
+        ngx_http_provider_gate_access_inspect(r, pmcf, plcf, gates, n,
+                                          NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
         return NGX_DECLINED;
     }
 
     vv = &r->variables[pmcf->paid_index];
     paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
 
-    gates = plcf->gates->elts;
-    n = plcf->gates->nelts;
     debited = 0;
+    decided = 0;
+    canary = NULL;
 
     for (i = 0; i < n; i++) {
-        if (paid & gates[i]->provider->bit) {
+        if ((paid & gates[i]->provider->bit)
+            || gates[i]->provider->name.data == blocked)
+        {
             continue;
         }
+
+        decided++;
 
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
                   ? gates[i]->cost
                   : ngx_http_provider_gate_access_cost(r, gates[i]);
 
         rc = ngx_http_provider_gate_shm_take(gates[i]->provider, cost[i]);
+
+        if (rc == PG_ADMIT_CANARY) {
+            if (canary) {
+                /* one canary a request */
+                break;
+            }
+
+            canary = ngx_http_provider_gate_access_canary(r, pmcf,
+                                                          gates[i]->provider);
+            if (canary == NULL) {
+                break;
+            }
+
+            continue;
+        }
 
         if (rc == PG_ADMIT_BLOCK) {
             break;
@@ -146,13 +201,20 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     if (i == n) {
+
+        if (failover && decided == 0) {
+            return NGX_DECLINED;
+        }
+
         for (i = 0; i < n; i++) {
             if (debited & ((uint32_t) 1 << i)) {
                 ngx_http_provider_gate_shm_commit(gates[i]->provider,
                                                   cost[i]);
             }
 
-            if (!(paid & gates[i]->provider->bit)) {
+            if (!(paid & gates[i]->provider->bit)
+                && gates[i]->provider->name.data != blocked)
+            {
                 paid |= gates[i]->provider->bit;
                 (void) ngx_atomic_fetch_add(
                                     &gates[i]->provider->node->passed, 1);
@@ -171,11 +233,18 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         vv->no_cacheable = 0;
         vv->not_found = 0;
 
-        if (!r->variables[pmcf->status_index].valid) {
+        if (failover) {
+            ngx_http_provider_gate_access_failover(r);
+        }
+
+        if (failover || !r->variables[pmcf->status_index].valid) {
             ngx_http_provider_gate_access_result(r, pmcf,
                                                 NGX_HTTP_PROVIDER_GATE_PASSED,
                                                 NULL);
         }
+
+        ngx_http_provider_gate_access_inspect(r, pmcf, plcf, gates, n,
+                                              plcf->passive);
 
         return NGX_DECLINED;
     }
@@ -191,6 +260,17 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         }
     }
 
+    if (canary) {
+        ngx_http_provider_gate_access_canary_release(canary,
+                                                     PG_CANARY_FAILED);
+    }
+
+    /* refused again: this location's answer says when to come back */
+
+    if (failover) {
+        ngx_http_provider_gate_access_failover(r);
+    }
+
     ngx_http_provider_gate_access_log(r, gates[i]->provider, cost[i],
                                       plcf->dry_run);
 
@@ -198,6 +278,9 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         ngx_http_provider_gate_access_result(r, pmcf,
                                              NGX_HTTP_PROVIDER_GATE_DRY_RUN,
                                              gates[i]->provider);
+        ngx_http_provider_gate_access_inspect(r, pmcf, plcf, gates,
+                                          plcf->gates->nelts,
+                                          NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
         return NGX_DECLINED;
     }
 
@@ -208,6 +291,179 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                          gates[i]->provider);
 
     return ngx_http_provider_gate_access_deny(r, plcf, gates[i]->provider);
+}
+
+
+/*
+ * The providers whose answers this request's response speaks for, and
+ * how: a hidden variable, the mask in place of the value's pointer and
+ * the mode in its length, so that it survives internal redirects and
+ * costs no allocation.  Dry-run and bypassed requests are inspected but
+ * never replaced.
+ */
+
+static void
+ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, ngx_uint_t mode)
+{
+    uint64_t                    mask;
+    ngx_uint_t                  i;
+    ngx_http_variable_value_t  *vv;
+
+    if (!pmcf->passive || plcf->passive == NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF)
+    {
+        return;
+    }
+
+    vv = &r->variables[pmcf->inspect_index];
+    mask = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
+
+    for (i = 0; i < n; i++) {
+        if (gates[i]->provider->passive) {
+            mask |= gates[i]->provider->bit;
+        }
+    }
+
+    vv->data = (u_char *) (uintptr_t) mask;
+    vv->len = (unsigned) mode;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+}
+
+
+/*
+ * The friendly answer of the location that blocked set Retry-After; the
+ * location the error page fails over to answers for itself.
+ */
+
+static void
+ngx_http_provider_gate_access_failover(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == sizeof("Retry-After") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                               sizeof("Retry-After") - 1) == 0)
+        {
+            h[i].hash = 0;
+        }
+    }
+}
+
+
+/*
+ * HALF_OPEN: the request that takes the provider's canary slot passes,
+ * and gives the slot back when it ends, however long it runs; its
+ * answer decides.  NULL: the slot is taken, the request is blocked.
+ */
+
+static ngx_http_provider_gate_canary_t *
+ngx_http_provider_gate_access_canary(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p)
+{
+    uint64_t                          epoch;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_variable_value_t        *vv;
+    ngx_http_provider_gate_canary_t  *canary;
+
+    cln = ngx_pool_cleanup_add(r->pool,
+                               sizeof(ngx_http_provider_gate_canary_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_provider_gate_shm_canary(p, &epoch) != NGX_OK) {
+        return NULL;
+    }
+
+    canary = cln->data;
+    ngx_memzero(canary, sizeof(ngx_http_provider_gate_canary_t));
+
+    canary->pmcf = pmcf;
+    canary->provider = p;
+    canary->request = r;
+    canary->epoch = epoch;
+
+    cln->handler = ngx_http_provider_gate_access_canary_done;
+
+    vv = &r->variables[pmcf->canary_index];
+    vv->data = (u_char *) canary;
+    vv->len = 0;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "provider_gate: this request is the canary of provider "
+                  "\"%V\"", &p->name);
+
+    return canary;
+}
+
+
+/* the request's pool goes: the canary has ended */
+
+static void
+ngx_http_provider_gate_access_canary_done(void *data)
+{
+    ngx_http_provider_gate_canary_t *canary = data;
+
+    ngx_uint_t           outcome, status;
+    ngx_http_request_t  *r;
+
+    if (canary->released) {
+        return;
+    }
+
+    r = canary->request;
+    status = r->headers_out.status;
+
+    if (canary->hit) {
+        outcome = PG_CANARY_HIT;
+
+    } else if (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+               || r->connection->error)
+    {
+        outcome = PG_CANARY_FAILED;
+
+    } else {
+        outcome = PG_CANARY_OK;
+    }
+
+    ngx_http_provider_gate_access_canary_release(canary, outcome);
+}
+
+
+static void
+ngx_http_provider_gate_access_canary_release(
+    ngx_http_provider_gate_canary_t *canary, ngx_uint_t outcome)
+{
+    canary->released = 1;
+
+    ngx_http_provider_gate_shm_canary_end(canary->pmcf, canary->provider,
+                                          canary->epoch, outcome,
+                                          canary->request->connection->log);
 }
 
 
@@ -322,7 +578,7 @@ ngx_http_provider_gate_access_log(ngx_http_request_t *r,
                   "provider_gate: %s by provider \"%V\" (state %s%s, "
                   "cost %s)", dry_run ? "dry run, would block" : "blocked",
                   &p->name, pg_state_name(node->state),
-                  (node->state != PG_STATE_UNKNOWN
+                  (p->has_balance && node->state != PG_STATE_UNKNOWN
                    && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until)
                       >= 0)
                   ? ", stale" : "", c);
@@ -334,39 +590,12 @@ ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p)
 {
-    u_char                    *last;
-    ngx_msec_int_t             wait;
-    uintptr_t                (*escape)(u_char *dst, u_char *src, size_t size);
     ngx_int_t                  rc;
-    ngx_str_t                  text, type, *body;
+    ngx_str_t                  type;
     ngx_uint_t                 i;
-    ngx_table_elt_t           *h;
     ngx_http_err_page_t       *err_page;
     ngx_http_complex_value_t   cv;
     ngx_http_core_loc_conf_t  *clcf;
-
-    /* the next poll is when the answer may change */
-
-    wait = (ngx_msec_int_t) (p->node->next_poll - ngx_current_msec);
-    wait = (wait > 0) ? (wait + 999) / 1000 : 1;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-    if (h->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
-    h->value.len = ngx_sprintf(h->value.data, "%M", (ngx_msec_t) wait)
-                   - h->value.data;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
 
     /* an error_page for the status takes over the answer */
 
@@ -377,15 +606,57 @@ ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
 
         for (i = 0; i < clcf->error_pages->nelts; i++) {
             if (err_page[i].status == (ngx_int_t) plcf->status_code) {
+
+                if (ngx_http_provider_gate_access_retry_after(r, p)
+                    != NGX_OK)
+                {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
                 ngx_http_finalize_request(r, plcf->status_code);
                 return NGX_DONE;
             }
         }
     }
 
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    if (ngx_http_provider_gate_access_answer(r, plcf, p, &type, &cv.value)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_response(r, plcf->status_code, &type, &cv);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * The friendly answer, for the gate and for passive "replace": its
+ * Retry-After header, and its body in JSON or HTML by Accept, with the
+ * message escaped for either.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
+    ngx_http_provider_gate_loc_conf_t *plcf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *out)
+{
+    u_char     *last;
+    uintptr_t (*escape)(u_char *dst, u_char *src, size_t size);
+    ngx_str_t   text, *body;
+
+    if (ngx_http_provider_gate_access_retry_after(r, p) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (plcf->message) {
         if (ngx_http_complex_value(r, plcf->message, &text) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
     } else {
@@ -393,37 +664,79 @@ ngx_http_provider_gate_access_deny(ngx_http_request_t *r,
     }
 
     if (ngx_http_provider_gate_access_json(r)) {
-        ngx_str_set(&type, "application/json");
+        ngx_str_set(type, "application/json");
         body = ngx_http_provider_gate_json_body;
         escape = ngx_escape_json;
 
     } else {
-        ngx_str_set(&type, "text/html; charset=utf-8");
+        ngx_str_set(type, "text/html; charset=utf-8");
         body = ngx_http_provider_gate_html_body;
         escape = ngx_escape_html;
     }
 
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    out->len = body[0].len + text.len + escape(NULL, text.data, text.len)
+               + body[1].len;
 
-    cv.value.len = body[0].len + text.len + escape(NULL, text.data, text.len)
-                   + body[1].len;
-
-    cv.value.data = ngx_pnalloc(r->pool, cv.value.len);
-    if (cv.value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    out->data = ngx_pnalloc(r->pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
     }
 
-    last = ngx_cpymem(cv.value.data, body[0].data, body[0].len);
+    last = ngx_cpymem(out->data, body[0].data, body[0].len);
     last = (u_char *) escape(last, text.data, text.len);
     last = ngx_cpymem(last, body[1].data, body[1].len);
 
-    cv.value.len = last - cv.value.data;
+    out->len = last - out->data;
 
-    rc = ngx_http_send_response(r, plcf->status_code, &type, &cv);
+    return NGX_OK;
+}
 
-    ngx_http_finalize_request(r, rc);
 
-    return NGX_DONE;
+/*
+ * When the answer may change: the next poll, or, while a latch holds a
+ * provider that recovers by canary, the end of the hold.
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
+    ngx_http_provider_gate_provider_t *p)
+{
+    ngx_msec_t                      when;
+    ngx_msec_int_t                  wait;
+    ngx_table_elt_t                *h;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+
+    if (node->latch.latched && (!p->has_balance || node->latch.disputed)) {
+        when = (ngx_msec_t) (node->latch.since + node->latch.hold);
+
+    } else {
+        when = node->next_poll;
+    }
+
+    wait = (ngx_msec_int_t) (when - ngx_current_msec);
+    wait = (wait > 0) ? (wait + 999) / 1000 : 1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%M", (ngx_msec_t) wait)
+                   - h->value.data;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
 }
 
 

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * Fixed-point amounts (parsing, conversion, formatting), the admission
+ * test, backoff and jitter; see ngx_http_provider_gate_calc.h.
  */
 
 

@@ -1,6 +1,9 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * JSON path and envelope compilation, and balance extraction from a
+ * provider's answer with cJSON; see ngx_http_provider_gate_json.h.
  */
 
 

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The module itself: its http-level and location directives, the main
+ * and location configurations, the variables, the zone, and the hooks
+ * that start the gate, the filters, the engine and the poller.
  */
 
 
@@ -32,6 +36,8 @@ static char *ngx_http_provider_gate_bypass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_provider_gate_passive_mode(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
@@ -46,6 +52,14 @@ static void ngx_http_provider_gate_exit_process(ngx_cycle_t *cycle);
 
 static ngx_conf_post_handler_pt  ngx_http_provider_gate_status_code_p =
     ngx_http_provider_gate_status_code;
+
+
+static ngx_conf_enum_t  ngx_http_provider_gate_passive[] = {
+    { ngx_string("off"), NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF },
+    { ngx_string("on"), NGX_HTTP_PROVIDER_GATE_PASSIVE_ON },
+    { ngx_string("replace"), NGX_HTTP_PROVIDER_GATE_PASSIVE_REPLACE },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_provider_gate_commands[] = {
@@ -90,6 +104,20 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_provider_gate_loc_conf_t, dry_run),
+      NULL },
+
+    { ngx_string("provider_gate_passive"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_provider_gate_passive_mode,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provider_gate_loc_conf_t, passive),
+      &ngx_http_provider_gate_passive },
+
+    { ngx_string("provider_gate_refresh"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_provider_gate_refresh,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("provider_gate_bypass"),
@@ -146,6 +174,14 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
     { ngx_string("provider_gate_paid_mask"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
+    /* the providers whose answers a response speaks for, and how */
+    { ngx_string("provider_gate_inspect_mask"), NULL,
+      ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
+
+    /* the canary slot a request holds */
+    { ngx_string("provider_gate_canary_slot"), NULL,
+      ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
+
     /* nginx hands prefix variables' getters their full name as "data" */
 
     { ngx_string("provider_gate_balance_"), NULL,
@@ -153,6 +189,10 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("provider_gate_state_"), NULL,
+      ngx_http_provider_gate_prefix_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("provider_gate_disputed_"), NULL,
       ngx_http_provider_gate_prefix_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
@@ -187,23 +227,31 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
     ngx_str_t *name = (ngx_str_t *) data;
 
     u_char                              *p;
-    size_t                               prefix;
     ngx_str_t                            provider;
-    ngx_uint_t                           i, state;
+    ngx_uint_t                           i, which;
+    ngx_http_provider_gate_node_t       *node;
     ngx_http_provider_gate_provider_t  **providers;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
-    prefix = sizeof("provider_gate_balance_") - 1;
+    static ngx_str_t  prefixes[] = {
+        ngx_string("provider_gate_balance_"),
+        ngx_string("provider_gate_state_"),
+        ngx_string("provider_gate_disputed_")
+    };
 
-    if (name->len > sizeof("provider_gate_state_") - 1
-        && ngx_strncmp(name->data, "provider_gate_state_",
-                       sizeof("provider_gate_state_") - 1) == 0)
-    {
-        prefix = sizeof("provider_gate_state_") - 1;
+    /* the last prefix is what the others are not */
+
+    for (which = 0; which < 2; which++) {
+        if (name->len > prefixes[which].len
+            && ngx_strncmp(name->data, prefixes[which].data,
+                           prefixes[which].len) == 0)
+        {
+            break;
+        }
     }
 
-    provider.len = name->len - prefix;
-    provider.data = name->data + prefix;
+    provider.len = name->len - prefixes[which].len;
+    provider.data = name->data + prefixes[which].len;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
     providers = pmcf->providers.elts;
@@ -217,26 +265,38 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
             continue;
         }
 
-        state = providers[i]->node->state;
+        node = providers[i]->node;
 
-        if (prefix == sizeof("provider_gate_state_") - 1) {
-            p = (u_char *) pg_state_name(state);
-            v->len = ngx_strlen(p);
-            v->data = p;
+        switch (which) {
 
-        } else if (state == PG_STATE_UNKNOWN) {
-            v->not_found = 1;
-            return NGX_OK;
+        case 0:
+            if (node->state == PG_STATE_UNKNOWN
+                || !providers[i]->has_balance)
+            {
+                v->not_found = 1;
+                return NGX_OK;
+            }
 
-        } else {
             p = ngx_pnalloc(r->pool, PG_AMOUNT_LEN);
             if (p == NULL) {
                 return NGX_ERROR;
             }
 
             v->len = pg_amount_format((char *) p, PG_AMOUNT_LEN,
-                                      providers[i]->node->balance);
+                                      node->balance);
             v->data = p;
+            break;
+
+        case 1:
+            p = (u_char *) pg_state_name(node->state);
+            v->len = ngx_strlen(p);
+            v->data = p;
+            break;
+
+        default:
+            v->len = 1;
+            v->data = (u_char *) (node->latch.disputed ? "1" : "0");
+            break;
         }
 
         v->valid = 1;
@@ -287,6 +347,8 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
     pmcf->status_index = NGX_ERROR;
     pmcf->provider_index = NGX_ERROR;
     pmcf->paid_index = NGX_ERROR;
+    pmcf->inspect_index = NGX_ERROR;
+    pmcf->canary_index = NGX_ERROR;
 
     return pmcf;
 }
@@ -327,6 +389,16 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
         p->intervals.interval_low = p->interval_low;
         p->intervals.interval_exhausted = p->interval_exhausted;
         p->intervals.stale_after = p->stale_after;
+
+        p->latch.hold = p->hold;
+        p->latch.hold_max = 3600 * 1000;
+        p->latch.clean = 3600 * 1000;
+        p->latch.ask_every = p->interval_exhausted;
+        p->latch.has_balance = p->has_balance;
+
+        if (p->passive) {
+            pmcf->passive = 1;
+        }
 
         p->index = i;
     }
@@ -436,6 +508,7 @@ ngx_http_provider_gate_create_loc_conf(ngx_conf_t *cf)
 
     conf->status_code = NGX_CONF_UNSET_UINT;
     conf->dry_run = NGX_CONF_UNSET;
+    conf->passive = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -463,6 +536,8 @@ ngx_http_provider_gate_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->status_code, prev->status_code,
                               NGX_HTTP_SERVICE_UNAVAILABLE);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
+    ngx_conf_merge_uint_value(conf->passive, prev->passive,
+                              NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
 
     return NGX_CONF_OK;
 }
@@ -726,6 +801,37 @@ ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/*
+ * nginx's enum slot, with a message that names the directive: the stock
+ * one says only "invalid value".
+ */
+
+static char *
+ngx_http_provider_gate_passive_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    value = cf->args->elts;
+
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            return ngx_conf_set_enum_slot(cf, cmd, conf);
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, it must be "
+                       "\"on\", \"off\" or \"replace\"", &value[1],
+                       &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
 static ngx_int_t
 ngx_http_provider_gate_add_variables(ngx_conf_t *cf)
 {
@@ -779,6 +885,24 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
     ngx_str_set(&name, "provider_gate_paid_mask");
     pmcf->paid_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->paid_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "provider_gate_inspect_mask");
+    pmcf->inspect_index = ngx_http_get_variable_index(cf, &name);
+    if (pmcf->inspect_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "provider_gate_canary_slot");
+    pmcf->canary_index = ngx_http_get_variable_index(cf, &name);
+    if (pmcf->canary_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* the response filters cost nothing where no provider has rules */
+
+    if (pmcf->passive && ngx_http_provider_gate_filter_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -176,6 +176,22 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
     for (i = 0; i < pmcf->providers.nelts; i++) {
         p = providers[i];
 
+        /* a hold that ends, a clean hour: also without any request */
+
+        ngx_http_provider_gate_shm_tick(pmcf, p, ngx_cycle->log);
+
+        if (p->node->latch_due) {
+            next = (ngx_msec_int_t) (p->node->latch_due - ngx_current_msec);
+
+            if (next > 0 && next < delay) {
+                delay = next;
+            }
+        }
+
+        if (!p->has_balance) {
+            continue;
+        }
+
         if (!w->inflight[i]) {
             seq = ngx_http_provider_gate_shm_claim(pmcf, p, &owner);
 
@@ -214,12 +230,29 @@ ngx_http_provider_gate_poll_now(ngx_http_provider_gate_provider_t *p)
 {
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
+    if (!p->has_balance) {
+        return;
+    }
+
     pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_provider_gate_module);
 
     ngx_http_provider_gate_shm_ask(pmcf, p);
 
     ngx_http_provider_gate_poll_schedule(ngx_current_msec);
+}
+
+
+/*
+ * Wakes this worker's scheduler at "when" (ngx_current_msec), for polls
+ * the refresh handler marked due in the zone: the worker that took the
+ * request claims the lease itself rather than wait for another's tick.
+ */
+
+void
+ngx_http_provider_gate_poll_wake(ngx_msec_t when)
+{
+    ngx_http_provider_gate_poll_schedule(when);
 }
 
 

@@ -55,6 +55,15 @@ static char *ngx_http_provider_gate_provider_envelope(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_provider_preset(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_provider_passive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_http_provider_gate_rule_t *ngx_http_provider_gate_provider_rule(
+    ngx_conf_t *cf, ngx_http_provider_gate_provider_t *p, ngx_str_t *status,
+    ngx_str_t *match, char *err, size_t errlen);
+static void ngx_http_provider_gate_provider_regex_free(void *data);
+static char *ngx_http_provider_gate_provider_apply(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, const pg_preset_t *preset,
+    char *err, size_t errlen);
 static char *ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf,
@@ -192,6 +201,14 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       ngx_conf_set_flag_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
 
+    { ngx_string("passive"), NGX_CONF_TAKE12,
+      ngx_http_provider_gate_provider_passive, 0, 0, NULL },
+
+    { ngx_string("hold"), NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(hold),
+      &ngx_http_provider_gate_provider_msec_post },
+
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_provider_ca_file, 0, 0, NULL },
 
@@ -270,7 +287,8 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
      *     p->envelope = NULL;
      *     p->ca = { 0, NULL };
      *     p->node = NULL;
-     *     p->poll = NULL;
+     *     p->passive = NULL;
+     *     p->url_none = 0;
      */
 
     p->name = value[1];
@@ -283,6 +301,7 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     p->interval_low = NGX_CONF_UNSET_MSEC;
     p->interval_exhausted = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
+    p->hold = NGX_CONF_UNSET_MSEC;
     p->stale_after = NGX_CONF_UNSET_MSEC;
     p->jitter = NGX_CONF_UNSET_UINT;
     p->max_body = NGX_CONF_UNSET_SIZE;
@@ -527,69 +546,20 @@ static char *
 ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p)
 {
-    char                              err[128];
-    ngx_conf_enum_t                  *method;
-    ngx_http_provider_gate_preset_t  *preset;
+    char                err[160];
+    const pg_preset_t  *preset;
 
     preset = NULL;
 
     if (p->preset.len) {
-        preset = ngx_http_provider_gate_find_preset(&p->preset);
-    }
+        preset = pg_preset_find((char *) p->preset.data, p->preset.len);
 
-    if (preset) {
-        if (p->url.len == 0) {
-            p->url = preset->url;
-        }
-
-        if (p->method == NGX_CONF_UNSET_UINT && preset->method.len) {
-            method = ngx_http_provider_gate_provider_find(
-                                     ngx_http_provider_gate_provider_methods,
-                                     &preset->method);
-            if (method == NULL) {
-                ngx_cpystrn((u_char *) err, (u_char *) "unknown method",
-                            sizeof(err));
-                goto bad_preset;
-            }
-
-            p->method = method->value;
-        }
-
-        if (p->auth == NGX_CONF_UNSET_UINT) {
-            p->auth = preset->auth;
-            p->auth_name = preset->auth_name;
-            p->auth_prefix = preset->auth_prefix;
-        }
-
-        if (p->balance == NULL && preset->balance.len) {
-            p->balance = ngx_palloc(cf->pool, sizeof(pg_json_balance_t));
-            if (p->balance == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            if (pg_json_balance_compile(p->balance,
-                                        (char *) preset->balance.data,
-                                        preset->balance.len, err,
-                                        sizeof(err))
-                != 0)
-            {
-                goto bad_preset;
-            }
-        }
-
-        if (p->envelope == NULL && preset->envelope.len) {
-            p->envelope = ngx_palloc(cf->pool, sizeof(pg_json_cond_t));
-            if (p->envelope == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            if (pg_json_cond_compile(p->envelope,
-                                     (char *) preset->envelope.data,
-                                     preset->envelope.len, err, sizeof(err))
-                != 0)
-            {
-                goto bad_preset;
-            }
+        if (preset == NULL
+            || ngx_http_provider_gate_provider_apply(cf, p, preset, err,
+                                                     sizeof(err))
+               != NGX_CONF_OK)
+        {
+            goto bad_preset;
         }
     }
 
@@ -600,6 +570,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->interval, 60000);
     ngx_conf_init_msec_value(p->interval_exhausted, 10000);
     ngx_conf_init_msec_value(p->timeout, 5000);
+    ngx_conf_init_msec_value(p->hold, 60000);
     ngx_conf_init_uint_value(p->jitter, 10);
     ngx_conf_init_size_value(p->max_body, 64 * 1024);
     ngx_conf_init_uint_value(p->on_unknown,
@@ -615,14 +586,24 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->interval_low, ngx_max(p->interval / 4, 1));
     ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
 
-    /* what the block lacks is reported at the block's own line */
+    /*
+     * What the block lacks is reported at the block's own line.  Without
+     * a url ("url none", or none given) the provider is known by its
+     * answers only: it needs passive rules, and nothing to poll with.
+     */
 
-    if (p->url.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "provider \"%V\" has neither \"url\" nor a "
-                      "\"preset\" with one in %V:%ui",
-                      &p->name, &p->file, p->line);
-        return NGX_CONF_ERROR;
+    p->has_balance = (p->url.len != 0);
+
+    if (!p->has_balance) {
+        if (p->passive == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "provider \"%V\" has neither \"url\" nor "
+                          "\"passive\" rules, nor a \"preset\" with either "
+                          "in %V:%ui", &p->name, &p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
     }
 
     if (p->balance == NULL) {
@@ -663,6 +644,10 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
 bad_preset:
 
     /* the preset table is ours: this is a bug, not the operator's error */
+
+    if (preset == NULL) {
+        ngx_cpystrn((u_char *) err, (u_char *) "not found", sizeof(err));
+    }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                   "preset \"%V\" of provider \"%V\" does not compile: %s "
@@ -782,16 +767,34 @@ static char *
 ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
+    ngx_http_provider_gate_provider_t *p = conf;
+
     char       *rv, *host;
     CURLU      *u;
     ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    /* "url none": passive only, even where a preset has a url */
+
+    if (value[1].len == 4 && ngx_strncmp(value[1].data, "none", 4) == 0) {
+        if (p->url.data || p->url_none) {
+            return "is duplicate";
+        }
+
+        p->url_none = 1;
+
+        return NGX_CONF_OK;
+    }
+
+    if (p->url_none) {
+        return "is duplicate";
+    }
 
     rv = ngx_http_provider_gate_provider_str(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
-
-    value = cf->args->elts;
 
     if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
         && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) != 0)
@@ -1144,7 +1147,7 @@ ngx_http_provider_gate_provider_preset(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_http_provider_gate_find_preset(&value[1]) == NULL) {
+    if (pg_preset_find((char *) value[1].data, value[1].len) == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown preset \"%V\" in provider \"%V\"",
                            &value[1], &p->name);
@@ -1154,4 +1157,284 @@ ngx_http_provider_gate_provider_preset(ngx_conf_t *cf, ngx_command_t *cmd,
     p->preset = value[1];
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The fields a preset fills where the block left them unset.  A block's
+ * own "passive" lines replace the preset's rules, as any other field.
+ */
+
+static char *
+ngx_http_provider_gate_provider_apply(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, const pg_preset_t *preset,
+    char *err, size_t errlen)
+{
+    size_t      i;
+    ngx_str_t   status, match, method;
+    ngx_conf_enum_t  *e;
+
+    if (p->url.len == 0 && !p->url_none && preset->url) {
+        p->url.data = (u_char *) preset->url;
+        p->url.len = ngx_strlen(preset->url);
+    }
+
+    if (p->method == NGX_CONF_UNSET_UINT && preset->method) {
+        method.data = (u_char *) preset->method;
+        method.len = ngx_strlen(preset->method);
+
+        e = ngx_http_provider_gate_provider_find(
+                                     ngx_http_provider_gate_provider_methods,
+                                     &method);
+        if (e == NULL) {
+            ngx_cpystrn((u_char *) err, (u_char *) "unknown method", errlen);
+            return NGX_CONF_ERROR;
+        }
+
+        p->method = e->value;
+    }
+
+    if (p->auth == NGX_CONF_UNSET_UINT) {
+
+        switch (preset->auth) {
+
+        case PG_PRESET_AUTH_NONE:
+            p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_NONE;
+            break;
+
+        case PG_PRESET_AUTH_HEADER:
+            p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_HEADER;
+            break;
+
+        case PG_PRESET_AUTH_QUERY:
+            p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_QUERY;
+            break;
+
+        default:
+            p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_BEARER;
+            break;
+        }
+
+        if (preset->auth_name) {
+            p->auth_name.data = (u_char *) preset->auth_name;
+            p->auth_name.len = ngx_strlen(preset->auth_name);
+        }
+
+        if (preset->auth_prefix) {
+            p->auth_prefix.data = (u_char *) preset->auth_prefix;
+            p->auth_prefix.len = ngx_strlen(preset->auth_prefix);
+        }
+    }
+
+    if (p->balance == NULL && preset->balance) {
+        p->balance = ngx_palloc(cf->pool, sizeof(pg_json_balance_t));
+        if (p->balance == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (pg_json_balance_compile(p->balance, preset->balance,
+                                    ngx_strlen(preset->balance), err, errlen)
+            != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (p->envelope == NULL && preset->envelope) {
+        p->envelope = ngx_palloc(cf->pool, sizeof(pg_json_cond_t));
+        if (p->envelope == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (pg_json_cond_compile(p->envelope, preset->envelope,
+                                 ngx_strlen(preset->envelope), err, errlen)
+            != 0)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (p->passive == NULL) {
+        for (i = 0; i < preset->nrules; i++) {
+            status.data = (u_char *) preset->rules[i].status;
+            status.len = status.data ? ngx_strlen(status.data) : 0;
+
+            match.data = (u_char *) preset->rules[i].match;
+            match.len = match.data ? ngx_strlen(match.data) : 0;
+
+            if (ngx_http_provider_gate_provider_rule(cf, p, &status, &match,
+                                                     err, errlen)
+                == NULL)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * passive [status=CODE[,CODE...]] [match=PCRE2]
+ *
+ * Both given: both must hold.  The pattern is compiled now, once, with
+ * JIT where pcre2 has it.
+ */
+
+static char *
+ngx_http_provider_gate_provider_passive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    char        err[256];
+    ngx_str_t  *value, status, match;
+    ngx_uint_t  i;
+
+    value = cf->args->elts;
+
+    ngx_str_null(&status);
+    ngx_str_null(&match);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len > 7
+            && ngx_strncmp(value[i].data, "status=", 7) == 0
+            && status.data == NULL)
+        {
+            status.data = value[i].data + 7;
+            status.len = value[i].len - 7;
+            continue;
+        }
+
+        if (value[i].len > 6
+            && ngx_strncmp(value[i].data, "match=", 6) == 0
+            && match.data == NULL)
+        {
+            match.data = value[i].data + 6;
+            match.len = value[i].len - 6;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of \"passive\" in "
+                           "provider \"%V\", it must be status=CODE[,CODE...] "
+                           "or match=PCRE2", &value[i], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_provider_gate_provider_rule(cf, p, &status, &match, err,
+                                             sizeof(err))
+        == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"passive\" in provider \"%V\": %s",
+                           &p->name, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_provider_gate_rule_t *
+ngx_http_provider_gate_provider_rule(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *status, ngx_str_t *match,
+    char *err, size_t errlen)
+{
+    u_char                         *s, *last, *end;
+    ngx_int_t                       n;
+    ngx_uint_t                     *code;
+    pg_regex_t                     *re;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_provider_gate_rule_t  *rule;
+
+    if (status->len == 0 && match->len == 0) {
+        ngx_cpystrn((u_char *) err, (u_char *) "a rule needs status= or "
+                    "match=", errlen);
+        return NULL;
+    }
+
+    if (p->passive == NULL) {
+        p->passive = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_provider_gate_rule_t));
+        if (p->passive == NULL) {
+            return NULL;
+        }
+    }
+
+    rule = ngx_array_push(p->passive);
+    if (rule == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(rule, sizeof(ngx_http_provider_gate_rule_t));
+    rule->number = p->passive->nelts;
+
+    if (status->len) {
+        rule->status = ngx_array_create(cf->pool, 2, sizeof(ngx_uint_t));
+        if (rule->status == NULL) {
+            return NULL;
+        }
+
+        s = status->data;
+        end = status->data + status->len;
+
+        /* "402,429": every item a code, none empty, a trailing one too */
+
+        for ( ;; ) {
+            last = ngx_strlchr(s, end, ',');
+            if (last == NULL) {
+                last = end;
+            }
+
+            n = ngx_atoi(s, last - s);
+
+            if (n < 100 || n > 599) {
+                ngx_snprintf((u_char *) err, errlen, "status \"%*s\" is not "
+                             "an HTTP status code%Z", last - s, s);
+                return NULL;
+            }
+
+            code = ngx_array_push(rule->status);
+            if (code == NULL) {
+                return NULL;
+            }
+
+            *code = n;
+
+            if (last == end) {
+                break;
+            }
+
+            s = last + 1;
+        }
+    }
+
+    if (match->len) {
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        re = pg_regex_compile((char *) match->data, match->len, err, errlen);
+        if (re == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_provider_gate_provider_regex_free;
+        cln->data = re;
+
+        rule->regex = re;
+    }
+
+    return rule;
+}
+
+
+static void
+ngx_http_provider_gate_provider_regex_free(void *data)
+{
+    pg_regex_free(data);
 }

@@ -18,11 +18,19 @@
 /* how long a lease outlives the poll's own timeout */
 #define NGX_HTTP_PROVIDER_GATE_LEASE_GRACE  1000
 
+/* polls that refreshes ask for start at least this far apart */
+#define NGX_HTTP_PROVIDER_GATE_REFRESH_GAP  500
+
 
 static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
     ngx_http_provider_gate_shctx_t *sh, ngx_slab_pool_t *shpool,
     ngx_str_t *name);
 static uint64_t ngx_http_provider_gate_shm_wall_ms(void);
+static void ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
+    ngx_http_provider_gate_provider_t *p);
+static void ngx_http_provider_gate_shm_log_latch(
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t changes,
+    ngx_uint_t status, ngx_http_provider_gate_rule_t *rule, ngx_log_t *log);
 
 
 /*
@@ -101,6 +109,12 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         providers[i]->node = node;
+
+        /* without a balance endpoint there is nothing to wait for */
+
+        if (!providers[i]->has_balance && node->state == PG_STATE_UNKNOWN) {
+            node->state = PG_STATE_OK;
+        }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -211,6 +225,7 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
     node->lease_base = node->debited;
+    node->lease_start = now;
 
     /* this poll answers whatever was asked before it */
 
@@ -274,6 +289,82 @@ ngx_http_provider_gate_shm_ask(ngx_http_provider_gate_main_conf_t *pmcf,
 
 
 /*
+ * A refresh asked for by an operator, after a top-up.  The poll is due
+ * at "*when" or sooner if it already was, and "*when" is set to when it
+ * is due.  A poll in flight started before the top-up, so another one
+ * follows its answer; refreshes during it still make only that one.
+ * Refreshes in a row coalesce: a poll they ask for starts no sooner
+ * than REFRESH_GAP after the last one started, so that a script or an
+ * impatient operator cannot hammer the provider, and yet every refresh
+ * is answered by a poll that started after it.  A latched provider that
+ * recovers by canary is HALF_OPEN at once.
+ *
+ * Returns NGX_HTTP_PROVIDER_GATE_REFRESH_* bits, for the caller to
+ * answer and log: nothing is logged under the lock.
+ */
+
+ngx_uint_t
+ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_msec_t *when)
+{
+    unsigned                        state;
+    ngx_uint_t                      rc;
+    ngx_msec_t                      now, gap;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+    now = ngx_current_msec;
+    rc = 0;
+
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    state = node->state;
+
+    if (pg_latch_refresh(&node->latch, &state, &p->latch)
+        & PG_LATCH_HALF_OPEN)
+    {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_HALF_OPEN;
+
+    } else if (state == PG_STATE_HALF_OPEN) {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_CANARY;
+    }
+
+    node->state = state;
+
+    if (p->has_balance) {
+        rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_QUEUED;
+
+        if (node->lease_expire
+            && (ngx_msec_int_t) (node->lease_expire - now) > 0)
+        {
+            node->poll_asked = 1;
+            rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_AFTER;
+
+        } else {
+            gap = node->lease_start + NGX_HTTP_PROVIDER_GATE_REFRESH_GAP;
+
+            if (node->lease_seq && (ngx_msec_int_t) (gap - *when) > 0) {
+                *when = gap;
+            }
+
+            if ((ngx_msec_int_t) (node->next_poll - *when) > 0) {
+                node->next_poll = *when;
+
+            } else {
+                *when = node->next_poll;
+            }
+        }
+    }
+
+    ngx_http_provider_gate_shm_due(node, p);
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
  * Publishes the outcome of a poll and returns what changed, for the
  * caller to log (and, later, to send): nothing is logged under the lock.
  *
@@ -293,6 +384,7 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_change_t *ch)
 {
     uint64_t                        wall, delay;
+    unsigned                        state;
     ngx_msec_t                      now;
     pg_amount_t                     delta;
     ngx_http_provider_gate_node_t  *node;
@@ -317,7 +409,10 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
     ch->balance = balance;
 
     if (error == 0) {
-        ch->state = pg_state_next(ch->old_state, balance, &p->thresholds);
+        state = ch->old_state;
+        ch->latch = pg_latch_poll(&node->latch, &state, ngx_current_msec, seq,
+                                  balance, &p->thresholds);
+        ch->state = state;
 
         delta = pg_state_avail_delta(node->balance, node->base, balance,
                                      node->lease_base);
@@ -379,9 +474,209 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ch->next_poll = node->next_poll;
 
+    ngx_http_provider_gate_shm_due(node, p);
+
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * A passive rule matched an answer of the provider.  The latch is set in
+ * the zone at once, so every worker blocks on its next request; the
+ * poll that confirms it is asked for here too.
+ */
+
+void
+ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t status,
+    ngx_http_provider_gate_rule_t *rule, ngx_log_t *log)
+{
+    unsigned                        state, changes;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+
+    (void) ngx_atomic_fetch_add(&node->passive_hits, 1);
+
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    state = node->state;
+    changes = pg_latch_hit(&node->latch, &state, ngx_current_msec,
+                           node->lease_seq, &p->latch);
+    node->state = state;
+
+    ngx_http_provider_gate_shm_due(node, p);
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+    ngx_http_provider_gate_shm_log_latch(p, changes, status, rule, log);
+
+    if (changes & PG_LATCH_ASK) {
+        ngx_http_provider_gate_poll_now(p);
+    }
+}
+
+
+/* what time alone changes (the hold ending, a clean hour), when due */
+
+void
+ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_log_t *log)
+{
+    unsigned                        state, changes;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+
+    if (node->latch_due == 0
+        || (ngx_msec_int_t) (ngx_current_msec - node->latch_due) < 0)
+    {
+        return;
+    }
+
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    state = node->state;
+    changes = pg_latch_time(&node->latch, &state, ngx_current_msec,
+                            &p->latch);
+    node->state = state;
+
+    ngx_http_provider_gate_shm_due(node, p);
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+    ngx_http_provider_gate_shm_log_latch(p, changes, 0, NULL, log);
+}
+
+
+/*
+ * Takes the canary slot of a HALF_OPEN provider: the slot holds the
+ * half-open period's epoch, so that only its own canary can reopen it.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_shm_canary(ngx_http_provider_gate_provider_t *p,
+    uint64_t *epoch)
+{
+    uint64_t                        e;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+    e = node->latch.epoch;
+
+    if (node->state != PG_STATE_HALF_OPEN
+        || !ngx_atomic_cmp_set(&node->canary, 0, (ngx_atomic_uint_t) e))
+    {
+        return NGX_DECLINED;
+    }
+
+    *epoch = e;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_provider_gate_shm_canary_end(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, uint64_t epoch, ngx_uint_t outcome,
+    ngx_log_t *log)
+{
+    unsigned                        state, changes, reopen;
+    ngx_http_provider_gate_node_t  *node;
+
+    node = p->node;
+
+    ngx_shmtx_lock(&pmcf->shpool->mutex);
+
+    reopen = p->has_balance
+             ? pg_state_next(PG_STATE_OK, node->balance, &p->thresholds)
+             : PG_STATE_OK;
+
+    state = node->state;
+    changes = pg_latch_canary(&node->latch, &state, epoch, outcome, reopen);
+    node->state = state;
+
+    if (node->canary == (ngx_atomic_uint_t) epoch) {
+        node->canary = 0;
+    }
+
+    ngx_http_provider_gate_shm_due(node, p);
+
+    ngx_shmtx_unlock(&pmcf->shpool->mutex);
+
+    if (changes & PG_LATCH_REOPENED) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "provider \"%V\" is %s again: its canary request was "
+                      "answered", &p->name, pg_state_name(state));
+
+    } else if (outcome == PG_CANARY_FAILED) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "provider \"%V\": its canary request failed, the next "
+                      "request is the canary", &p->name);
+    }
+}
+
+
+/* the caller holds the zone mutex */
+
+static void
+ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
+    ngx_http_provider_gate_provider_t *p)
+{
+    node->latch_due = (ngx_atomic_uint_t) pg_latch_due(&node->latch,
+                                                       node->state, &p->latch);
+}
+
+
+static void
+ngx_http_provider_gate_shm_log_latch(ngx_http_provider_gate_provider_t *p,
+    ngx_uint_t changes, ngx_uint_t status, ngx_http_provider_gate_rule_t *rule,
+    ngx_log_t *log)
+{
+    char  b[PG_AMOUNT_LEN];
+
+    if (changes & PG_LATCH_RELATCHED) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "provider \"%V\" is EXHAUSTED again: the answer to its "
+                      "canary matched passive rule %ui (status %ui), hold "
+                      "%uL ms", &p->name, rule->number, status,
+                      p->node->latch.hold);
+
+    } else if (changes & PG_LATCH_CLOSED) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "provider \"%V\" is EXHAUSTED: an answer matched "
+                      "passive rule %ui (status %ui)", &p->name,
+                      rule->number, status);
+
+    } else if (rule) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "provider \"%V\": an answer matched passive rule %ui "
+                      "(status %ui)", &p->name, rule->number, status);
+    }
+
+    if (changes & PG_LATCH_DISPUTED) {
+        pg_amount_format(b, sizeof(b), p->node->balance);
+
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "provider \"%V\" is disputed: its balance endpoint "
+                      "shows %s while its answers say it cannot pay; the "
+                      "credential may draw on another account or credit "
+                      "type", &p->name, b);
+    }
+
+    if (changes & PG_LATCH_HALF_OPEN) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "provider \"%V\" is HALF_OPEN: the next request is "
+                      "its canary", &p->name);
+    }
+
+    if (changes & PG_LATCH_UNDISPUTED) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "provider \"%V\" is no longer disputed: no answer "
+                      "matched for an hour", &p->name);
+    }
 }
 
 
@@ -406,13 +701,24 @@ ngx_http_provider_gate_shm_take(ngx_http_provider_gate_provider_t *p,
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
+
+    if (node->latch_due
+        && (ngx_msec_int_t) (ngx_current_msec - node->latch_due) >= 0)
+    {
+        ngx_http_provider_gate_shm_tick(ngx_http_cycle_get_module_main_conf(
+                                            ngx_cycle,
+                                            ngx_http_provider_gate_module),
+                                        p, ngx_cycle->log);
+    }
+
     state = node->state;
-    stale = ((ngx_msec_int_t) (ngx_current_msec - node->fresh_until) >= 0);
+    stale = p->has_balance
+            && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until) >= 0;
 
     for ( ;; ) {
         avail = node->avail;
 
-        rc = pg_state_admit(state, stale, p->on_unknown,
+        rc = pg_state_admit(state, stale, p->on_unknown, p->has_balance,
                             (pg_amount_t) avail, p->reserve, cost);
 
         if (rc != PG_ADMIT_DEBIT) {

@@ -1,6 +1,10 @@
 
 /*
  * Copyright (C) provider-gate developers
+ *
+ * The state machine of a provider: transitions, the polling schedule,
+ * admission, the debits kept across a poll, and the passive latch; see
+ * ngx_http_provider_gate_state.h.
  */
 
 
@@ -8,10 +12,12 @@
 
 
 static uint64_t pg_state_add_sat(uint64_t a, uint64_t b);
+static unsigned pg_latch_clean(pg_latch_t *l, uint64_t now,
+    const pg_latch_conf_t *c);
 
 
 static const char  *pg_state_names[] = {
-    "UNKNOWN", "OK", "LOW", "EXHAUSTED"
+    "UNKNOWN", "OK", "LOW", "EXHAUSTED", "HALF_OPEN"
 };
 
 
@@ -113,23 +119,264 @@ pg_state_fresh_for(const pg_intervals_t *iv, unsigned state)
  *
  * EXHAUSTED is latched: it blocks even when the polls that would lift it
  * fail, since the last thing known of the account is that it is empty.
- * UNKNOWN and stale follow on_unknown; a request let through by
- * "on_unknown open" is not debited, as there is nothing to debit from.
+ * HALF_OPEN lets one request through, the one that takes the canary
+ * slot.  UNKNOWN and stale follow on_unknown; a request let through by
+ * "on_unknown open", or to a provider without a balance endpoint, is not
+ * debited, as there is nothing to debit from.
  */
 
 int
 pg_state_admit(unsigned state, int stale, int closed_when_unknown,
-    pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost)
+    int has_balance, pg_amount_t avail, pg_amount_t reserve,
+    pg_amount_t cost)
 {
     if (state == PG_STATE_EXHAUSTED) {
         return PG_ADMIT_BLOCK;
+    }
+
+    if (state == PG_STATE_HALF_OPEN) {
+        return PG_ADMIT_CANARY;
     }
 
     if (state == PG_STATE_UNKNOWN || stale) {
         return closed_when_unknown ? PG_ADMIT_BLOCK : PG_ADMIT_OPEN;
     }
 
+    if (!has_balance) {
+        return PG_ADMIT_OPEN;
+    }
+
     return pg_admit(avail, reserve, cost) ? PG_ADMIT_DEBIT : PG_ADMIT_BLOCK;
+}
+
+
+/*
+ * Passive detection: the provider's own answer said it cannot pay.  The
+ * provider latches EXHAUSTED at once; a poll is asked for to confirm, at
+ * most one per ask_every.  A second hit within the hold after a poll
+ * reopened the latch means the balance endpoint and the answers disagree
+ * (the balance may be another credit pool than the key draws on): the
+ * provider is disputed, and recovers by canary instead of by poll.  A
+ * hit from the canary re-latches with the hold doubled.
+ */
+
+unsigned
+pg_latch_hit(pg_latch_t *l, unsigned *state, uint64_t now, uint64_t seq,
+    const pg_latch_conf_t *c)
+{
+    unsigned  r;
+    uint64_t  hold;
+
+    r = pg_latch_clean(l, now, c);
+
+    if (l->hold == 0) {
+        l->hold = c->hold;
+    }
+
+    if (*state == PG_STATE_HALF_OPEN) {
+        hold = (l->hold > UINT64_MAX / 2) ? UINT64_MAX : l->hold * 2;
+        l->hold = (hold < c->hold_max) ? hold : c->hold_max;
+
+        l->latched = 1;
+        l->since = now;
+        l->seq = seq;
+        *state = PG_STATE_EXHAUSTED;
+
+        r |= PG_LATCH_RELATCHED;
+
+    } else if (!l->latched) {
+
+        if (c->has_balance && !l->disputed && l->reopened
+            && now - l->reopened < l->hold)
+        {
+            l->disputed = 1;
+            r |= PG_LATCH_DISPUTED;
+        }
+
+        l->latched = 1;
+        l->since = now;
+        l->seq = seq;
+        l->reopened = 0;
+        *state = PG_STATE_EXHAUSTED;
+
+        r |= PG_LATCH_CLOSED;
+
+    } else if (seq > l->seq) {
+
+        /* a poll in flight now may answer for before this hit too */
+
+        l->seq = seq;
+    }
+
+    l->last_hit = now;
+
+    if (c->has_balance && !l->disputed
+        && (l->asked == 0 || now - l->asked >= c->ask_every))
+    {
+        l->asked = now;
+        r |= PG_LATCH_ASK;
+    }
+
+    return r;
+}
+
+
+/*
+ * A good poll.  Without a latch the balance decides, as always.  A latch
+ * clears only when the poll started after the last hit (its lease sequence is
+ * above the latch's, whatever the clocks of the workers say), the
+ * provider is not disputed, and the balance is enough to leave EXHAUSTED
+ * (resume_above).  A single spurious hit costs one poll, not an outage.
+ */
+
+unsigned
+pg_latch_poll(pg_latch_t *l, unsigned *state, uint64_t now, uint64_t seq,
+    pg_amount_t balance, const pg_thresholds_t *t)
+{
+    unsigned  next;
+
+    if (!l->latched) {
+        *state = pg_state_next(*state, balance, t);
+        return 0;
+    }
+
+    if (l->disputed || seq <= l->seq) {
+        return 0;
+    }
+
+    next = pg_state_next(PG_STATE_EXHAUSTED, balance, t);
+
+    if (next == PG_STATE_EXHAUSTED) {
+        return 0;
+    }
+
+    l->latched = 0;
+    l->reopened = now;
+    *state = next;
+
+    return PG_LATCH_REOPENED;
+}
+
+
+/*
+ * What time alone changes: the hold of a provider that recovers by canary
+ * (no balance endpoint, or disputed) ends in HALF_OPEN, and a clean hour
+ * without hits resets the hold and the dispute.
+ */
+
+unsigned
+pg_latch_time(pg_latch_t *l, unsigned *state, uint64_t now,
+    const pg_latch_conf_t *c)
+{
+    unsigned  r;
+
+    r = pg_latch_clean(l, now, c);
+
+    if (l->latched && *state == PG_STATE_EXHAUSTED
+        && (!c->has_balance || l->disputed)
+        && now - l->since >= l->hold)
+    {
+        *state = PG_STATE_HALF_OPEN;
+        l->epoch++;
+        r |= PG_LATCH_HALF_OPEN;
+    }
+
+    return r;
+}
+
+
+/* when pg_latch_time() next has something to do; 0: nothing pending */
+
+uint64_t
+pg_latch_due(const pg_latch_t *l, unsigned state, const pg_latch_conf_t *c)
+{
+    if (l->latched) {
+        if (state == PG_STATE_EXHAUSTED
+            && (!c->has_balance || l->disputed))
+        {
+            return pg_state_add_sat(l->since, l->hold);
+        }
+
+        return 0;
+    }
+
+    if (l->last_hit) {
+        return pg_state_add_sat(l->last_hit, c->clean);
+    }
+
+    return 0;
+}
+
+
+/*
+ * The canary of a half-open period ended.  A clean answer reopens, to
+ * "reopen_state" (OK without a balance endpoint, else what the last
+ * balance says); a failed one leaves HALF_OPEN for the next request.  A
+ * canary of an earlier period, or one that hit (the hit re-latched
+ * already), changes nothing.
+ */
+
+unsigned
+pg_latch_canary(pg_latch_t *l, unsigned *state, uint64_t epoch,
+    unsigned outcome, unsigned reopen_state)
+{
+    if (*state != PG_STATE_HALF_OPEN || epoch != l->epoch
+        || outcome != PG_CANARY_OK)
+    {
+        return 0;
+    }
+
+    l->latched = 0;
+    l->reopened = 0;
+    *state = reopen_state;
+
+    return PG_LATCH_REOPENED;
+}
+
+
+/*
+ * An operator asked for a refresh, after a top-up: a latched provider
+ * that recovers by canary (no balance endpoint, or disputed) does not
+ * wait for the end of its hold, it is HALF_OPEN at once and its next
+ * request is the canary.  The hold stays as it is: a canary that hits
+ * doubles it as after any hold.  A provider that recovers by poll is
+ * left to the poll the refresh asks for, and one already HALF_OPEN keeps
+ * its period, so that a second canary cannot pass beside the first.
+ */
+
+unsigned
+pg_latch_refresh(pg_latch_t *l, unsigned *state, const pg_latch_conf_t *c)
+{
+    if (!l->latched || *state != PG_STATE_EXHAUSTED
+        || (c->has_balance && !l->disputed))
+    {
+        return 0;
+    }
+
+    *state = PG_STATE_HALF_OPEN;
+    l->epoch++;
+
+    return PG_LATCH_HALF_OPEN;
+}
+
+
+static unsigned
+pg_latch_clean(pg_latch_t *l, uint64_t now, const pg_latch_conf_t *c)
+{
+    unsigned  r;
+
+    if (l->latched || l->last_hit == 0 || now - l->last_hit < c->clean) {
+        return 0;
+    }
+
+    r = l->disputed ? PG_LATCH_UNDISPUTED : 0;
+
+    l->disputed = 0;
+    l->hold = c->hold;
+    l->reopened = 0;
+    l->last_hit = 0;
+
+    return r;
 }
 
 

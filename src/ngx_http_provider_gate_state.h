@@ -24,12 +24,29 @@
 #define PG_STATE_OK         1
 #define PG_STATE_LOW        2
 #define PG_STATE_EXHAUSTED  3
+#define PG_STATE_HALF_OPEN  4   /* latched, one canary request may pass */
 
 
 /* what pg_state_admit() decides */
 #define PG_ADMIT_BLOCK      0
 #define PG_ADMIT_DEBIT      1   /* passes, and its cost is debited */
-#define PG_ADMIT_OPEN       2   /* passes by "on_unknown open", free */
+#define PG_ADMIT_OPEN       2   /* passes free: on_unknown, no balance */
+#define PG_ADMIT_CANARY     3   /* passes if it takes the canary slot */
+
+
+/* what a latch event did, for the caller to log and act on */
+#define PG_LATCH_CLOSED     0x01  /* a hit latched the provider */
+#define PG_LATCH_DISPUTED   0x02  /* the balance and the answers disagree */
+#define PG_LATCH_ASK        0x04  /* poll now, to confirm */
+#define PG_LATCH_HALF_OPEN  0x08  /* the hold is over: a canary may pass */
+#define PG_LATCH_REOPENED   0x10  /* a poll or a canary reopened it */
+#define PG_LATCH_RELATCHED  0x20  /* the canary hit: hold doubled */
+#define PG_LATCH_UNDISPUTED 0x40  /* a clean hour */
+
+/* how a canary request ended */
+#define PG_CANARY_OK        0     /* no hit, status below 500 */
+#define PG_CANARY_FAILED    1     /* 5xx, or aborted: try another */
+#define PG_CANARY_HIT       2     /* it hit: the hit re-latched already */
 
 
 typedef struct {
@@ -59,8 +76,50 @@ uint64_t pg_state_poll_delay(const pg_intervals_t *iv, unsigned state,
     unsigned failures);
 uint64_t pg_state_fresh_for(const pg_intervals_t *iv, unsigned state);
 
+/* milliseconds */
+typedef struct {
+    uint64_t     hold;          /* the first hold */
+    uint64_t     hold_max;
+    uint64_t     clean;         /* no hit for this long: a clean slate */
+    uint64_t     ask_every;     /* at most one extra poll per */
+    int          has_balance;   /* 0: passive only, no balance endpoint */
+} pg_latch_conf_t;
+
+
+/*
+ * The passive latch of a provider.  Times are milliseconds of one
+ * monotonic clock; "seq" is the poll lease sequence: a poll whose number
+ * is above the latch's started after the hit.
+ */
+typedef struct {
+    uint64_t     seq;           /* polls claimed when it latched */
+    uint64_t     since;         /* when it latched (or re-latched) */
+    uint64_t     hold;          /* in force; 0 before the first hit */
+    uint64_t     reopened;      /* a poll reopened it; 0: not since */
+    uint64_t     last_hit;      /* 0: never */
+    uint64_t     asked;         /* the last extra poll asked for */
+    uint64_t     epoch;         /* of the half-open period, for canaries */
+    unsigned     latched:1;
+    unsigned     disputed:1;
+} pg_latch_t;
+
+
 int pg_state_admit(unsigned state, int stale, int closed_when_unknown,
-    pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost);
+    int has_balance, pg_amount_t avail, pg_amount_t reserve,
+    pg_amount_t cost);
+
+unsigned pg_latch_hit(pg_latch_t *l, unsigned *state, uint64_t now,
+    uint64_t seq, const pg_latch_conf_t *c);
+unsigned pg_latch_poll(pg_latch_t *l, unsigned *state, uint64_t now,
+    uint64_t seq, pg_amount_t balance, const pg_thresholds_t *t);
+unsigned pg_latch_time(pg_latch_t *l, unsigned *state, uint64_t now,
+    const pg_latch_conf_t *c);
+uint64_t pg_latch_due(const pg_latch_t *l, unsigned state,
+    const pg_latch_conf_t *c);
+unsigned pg_latch_canary(pg_latch_t *l, unsigned *state, uint64_t epoch,
+    unsigned outcome, unsigned reopen_state);
+unsigned pg_latch_refresh(pg_latch_t *l, unsigned *state,
+    const pg_latch_conf_t *c);
 
 pg_amount_t pg_state_avail_delta(pg_amount_t old_balance, uint64_t old_base,
     pg_amount_t new_balance, uint64_t new_base);

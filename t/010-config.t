@@ -253,7 +253,7 @@ qr/\[emerg\] .*invalid value "ftp:\/\/x\/" in "url" of provider "openrouter", it
 
 
 
-=== TEST 15: neither url nor a preset
+=== TEST 15: neither url nor passive rules nor a preset
 --- main_config
 env KIE_API_KEY;
 --- http_config
@@ -264,7 +264,7 @@ provider_gate_provider openrouter {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*provider "openrouter" has neither "url" nor a "preset" with one in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*provider "openrouter" has neither "url" nor "passive" rules, nor a "preset" with either in \S+nginx\.conf:\d+/
 
 
 

@@ -28,7 +28,8 @@ test_state(void)
     CHECK_STR(pg_state_name(PG_STATE_OK), "OK");
     CHECK_STR(pg_state_name(PG_STATE_LOW), "LOW");
     CHECK_STR(pg_state_name(PG_STATE_EXHAUSTED), "EXHAUSTED");
-    CHECK_STR(pg_state_name(4), "UNKNOWN");
+    CHECK_STR(pg_state_name(PG_STATE_HALF_OPEN), "HALF_OPEN");
+    CHECK_STR(pg_state_name(5), "UNKNOWN");
     CHECK_STR(pg_state_name(UINT_MAX), "UNKNOWN");
 
     t.reserve = 1000;
@@ -138,30 +139,45 @@ static void
 test_admit_decision(void)
 {
     /* latched EXHAUSTED blocks whatever is left */
-    CHECK_INT(pg_state_admit(PG_STATE_EXHAUSTED, 0, 0, MAX, 0, 1),
+    CHECK_INT(pg_state_admit(PG_STATE_EXHAUSTED, 0, 0, 1, MAX, 0, 1),
               PG_ADMIT_BLOCK);
-    CHECK_INT(pg_state_admit(PG_STATE_EXHAUSTED, 1, 0, MAX, 0, 1),
+    CHECK_INT(pg_state_admit(PG_STATE_EXHAUSTED, 1, 0, 1, MAX, 0, 1),
               PG_ADMIT_BLOCK);
 
     /* unknown or stale: on_unknown decides, nothing is debited */
-    CHECK_INT(pg_state_admit(PG_STATE_UNKNOWN, 0, 0, 0, 0, 135),
+    CHECK_INT(pg_state_admit(PG_STATE_UNKNOWN, 0, 0, 1, 0, 0, 135),
               PG_ADMIT_OPEN);
-    CHECK_INT(pg_state_admit(PG_STATE_UNKNOWN, 0, 1, MAX, 0, 135),
+    CHECK_INT(pg_state_admit(PG_STATE_UNKNOWN, 0, 1, 1, MAX, 0, 135),
               PG_ADMIT_BLOCK);
-    CHECK_INT(pg_state_admit(PG_STATE_OK, 1, 0, 0, 0, 135), PG_ADMIT_OPEN);
-    CHECK_INT(pg_state_admit(PG_STATE_LOW, 1, 1, MAX, 0, 135),
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 1, 0, 1, 0, 0, 135), PG_ADMIT_OPEN);
+    CHECK_INT(pg_state_admit(PG_STATE_LOW, 1, 1, 1, MAX, 0, 135),
               PG_ADMIT_BLOCK);
 
     /* known and fresh: the arithmetic */
-    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 1000, 0, 1000),
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 1, 1000, 0, 1000),
               PG_ADMIT_DEBIT);
-    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 999, 0, 1000),
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 1, 999, 0, 1000),
               PG_ADMIT_BLOCK);
-    CHECK_INT(pg_state_admit(PG_STATE_LOW, 0, 1, 1500, 500, 1000),
+    CHECK_INT(pg_state_admit(PG_STATE_LOW, 0, 1, 1, 1500, 500, 1000),
               PG_ADMIT_DEBIT);
-    CHECK_INT(pg_state_admit(PG_STATE_LOW, 0, 1, 1499, 500, 1000),
+    CHECK_INT(pg_state_admit(PG_STATE_LOW, 0, 1, 1, 1499, 500, 1000),
               PG_ADMIT_BLOCK);
-    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, -5, 0, 0), PG_ADMIT_BLOCK);
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 1, -5, 0, 0),
+              PG_ADMIT_BLOCK);
+
+    /* half-open: whoever takes the canary slot */
+    CHECK_INT(pg_state_admit(PG_STATE_HALF_OPEN, 0, 0, 1, MAX, 0, 1),
+              PG_ADMIT_CANARY);
+    CHECK_INT(pg_state_admit(PG_STATE_HALF_OPEN, 1, 1, 0, 0, 0, 1),
+              PG_ADMIT_CANARY);
+
+    /* no balance endpoint: free while not latched */
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 0, 0, 0, 0, 135),
+              PG_ADMIT_OPEN);
+    CHECK_INT(pg_state_admit(PG_STATE_OK, 0, 1, 0, 0, 0, 135),
+              PG_ADMIT_OPEN);
+    CHECK_INT(pg_state_admit(PG_STATE_EXHAUSTED, 0, 0, 0, 0, 0, 135),
+              PG_ADMIT_BLOCK);
 }
 
 
@@ -377,6 +393,302 @@ test_in_flight(void)
 }
 
 
+static void
+test_latch_poll(void)
+{
+    unsigned         st, r;
+    pg_latch_t       l;
+    pg_latch_conf_t  c;
+    pg_thresholds_t  t;
+
+    memset(&l, 0, sizeof(l));
+    c.hold = 60000;
+    c.hold_max = 3600000;
+    c.clean = 3600000;
+    c.ask_every = 10000;
+    c.has_balance = 1;
+
+    t.reserve = 0;
+    t.min_cost = 135000;
+    t.resume_above = 135000;
+    t.low_below = 0;
+    t.has_low = 0;
+
+    /* a good poll without a latch: the balance decides */
+    st = PG_STATE_UNKNOWN;
+    CHECK_UINT(pg_latch_poll(&l, &st, 1000, 1, 225000, &t), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+
+    /* a hit latches at once and asks for a poll */
+    r = pg_latch_hit(&l, &st, 2000, 1, &c);
+    CHECK_UINT(r, PG_LATCH_CLOSED | PG_LATCH_ASK);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK(l.latched);
+
+    /* more hits: counted, no second poll within ask_every */
+    CHECK_UINT(pg_latch_hit(&l, &st, 2500, 1, &c), 0);
+    CHECK_UINT(pg_latch_hit(&l, &st, 12000, 1, &c), PG_LATCH_ASK);
+
+    /* a poll that started before the hit does not clear it */
+    CHECK_UINT(pg_latch_poll(&l, &st, 13000, 1, 225000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* nor does one that started before a later hit */
+    CHECK_UINT(pg_latch_hit(&l, &st, 13500, 2, &c), 0);
+    CHECK_UINT(l.seq, 2);
+    CHECK_UINT(pg_latch_poll(&l, &st, 13600, 2, 225000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* one that started after it, with too little, does not either */
+    CHECK_UINT(pg_latch_poll(&l, &st, 14000, 3, 100000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* a later one with enough reopens */
+    CHECK_UINT(pg_latch_poll(&l, &st, 15000, 4, 225000, &t),
+               PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK(!l.latched);
+    CHECK(!l.disputed);
+
+    /* polls without a latch ignore the old sequence */
+    CHECK_UINT(pg_latch_poll(&l, &st, 16000, 5, 100000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(pg_latch_poll(&l, &st, 17000, 6, 225000, &t), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+
+    /* without a balance endpoint time does nothing to a poll latch */
+    CHECK_UINT(pg_latch_time(&l, &st, 20000, &c), 0);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 13500 + 3600000);
+}
+
+
+static void
+test_latch_dispute(void)
+{
+    unsigned         st, r;
+    uint64_t         epoch;
+    pg_latch_t       l;
+    pg_latch_conf_t  c;
+    pg_thresholds_t  t;
+
+    memset(&l, 0, sizeof(l));
+    c.hold = 60000;
+    c.hold_max = 3600000;
+    c.clean = 3600000;
+    c.ask_every = 10000;
+    c.has_balance = 1;
+
+    t.reserve = 0;
+    t.min_cost = 1000;
+    t.resume_above = 1000;
+    t.low_below = 0;
+    t.has_low = 0;
+
+    /* v0: the balance shows plenty while the answers say 402 */
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_hit(&l, &st, 1000, 7, &c),
+               PG_LATCH_CLOSED | PG_LATCH_ASK);
+    CHECK_UINT(pg_latch_poll(&l, &st, 2000, 8, 5000, &t), PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_OK);
+
+    /* a second hit within the hold after that reopen: disputed */
+    r = pg_latch_hit(&l, &st, 30000, 8, &c);
+    CHECK_UINT(r, PG_LATCH_CLOSED | PG_LATCH_DISPUTED);
+    CHECK(l.disputed);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* polls no longer clear it, however much they show */
+    CHECK_UINT(pg_latch_poll(&l, &st, 31000, 9, 900000, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* hits while latched and disputed: no poll asked */
+    CHECK_UINT(pg_latch_hit(&l, &st, 45000, 9, &c), 0);
+
+    /* through the hold; then half-open */
+    CHECK_UINT(pg_latch_due(&l, st, &c), 90000);
+    CHECK_UINT(pg_latch_time(&l, &st, 89999, &c), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(pg_latch_time(&l, &st, 90000, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 0);
+    epoch = l.epoch;
+
+    /* a poll while half-open changes nothing */
+    CHECK_UINT(pg_latch_poll(&l, &st, 91000, 10, 900000, &t), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+
+    /* a failed canary leaves it half-open */
+    CHECK_UINT(pg_latch_canary(&l, &st, epoch, PG_CANARY_FAILED,
+                               PG_STATE_OK), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+
+    /* the canary hit: re-latched, hold doubled */
+    CHECK_UINT(pg_latch_hit(&l, &st, 93000, 10, &c), PG_LATCH_RELATCHED);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(l.hold, 120000);
+    CHECK_UINT(pg_latch_canary(&l, &st, epoch, PG_CANARY_HIT,
+                               PG_STATE_OK), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    CHECK_UINT(pg_latch_time(&l, &st, 93000 + 119999, &c), 0);
+    CHECK_UINT(pg_latch_time(&l, &st, 93000 + 120000, &c),
+               PG_LATCH_HALF_OPEN);
+
+    /* a canary of the earlier period cannot reopen this one */
+    CHECK_UINT(pg_latch_canary(&l, &st, epoch, PG_CANARY_OK,
+                               PG_STATE_OK), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+
+    /* this period's clean canary reopens; still disputed */
+    CHECK_UINT(pg_latch_canary(&l, &st, l.epoch, PG_CANARY_OK,
+                               PG_STATE_LOW), PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_LOW);
+    CHECK(l.disputed);
+    CHECK(!l.latched);
+
+    /* a clean hour after the last hit: undisputed, hold reset */
+    CHECK_UINT(pg_latch_time(&l, &st, 93000 + 3599999, &c), 0);
+    CHECK_UINT(pg_latch_time(&l, &st, 93000 + 3600000, &c),
+               PG_LATCH_UNDISPUTED);
+    CHECK(!l.disputed);
+    CHECK_UINT(l.hold, 60000);
+}
+
+
+static void
+test_latch_passive_only(void)
+{
+    int              i;
+    unsigned         st;
+    pg_latch_t       l;
+    pg_latch_conf_t  c;
+
+    memset(&l, 0, sizeof(l));
+    c.hold = 1000;
+    c.hold_max = 3600000;
+    c.clean = 3600000;
+    c.ask_every = 10000;
+    c.has_balance = 0;
+
+    /* no balance endpoint: no poll to ask, half-open after the hold */
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_hit(&l, &st, 5000, 0, &c), PG_LATCH_CLOSED);
+    CHECK_UINT(pg_latch_time(&l, &st, 5999, &c), 0);
+    CHECK_UINT(pg_latch_time(&l, &st, 6000, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(pg_latch_canary(&l, &st, l.epoch, PG_CANARY_OK,
+                               PG_STATE_OK), PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_OK);
+
+    /* never disputed: there is no balance to disagree with */
+    CHECK_UINT(pg_latch_hit(&l, &st, 6200, 0, &c), PG_LATCH_CLOSED);
+    CHECK(!l.disputed);
+
+    /* canary hits double the hold, up to hold_max */
+    for (i = 0; i < 20; i++) {
+        CHECK_UINT(pg_latch_time(&l, &st, l.since + l.hold, &c),
+                   PG_LATCH_HALF_OPEN);
+        CHECK_UINT(pg_latch_hit(&l, &st, l.since + l.hold, 0, &c),
+                   PG_LATCH_RELATCHED);
+    }
+
+    CHECK_UINT(l.hold, 3600000);
+}
+
+
+static void
+test_latch_refresh(void)
+{
+    unsigned         st;
+    uint64_t         epoch;
+    pg_latch_t       l;
+    pg_latch_conf_t  c;
+    pg_thresholds_t  t;
+
+    memset(&l, 0, sizeof(l));
+    c.hold = 60000;
+    c.hold_max = 3600000;
+    c.clean = 3600000;
+    c.ask_every = 10000;
+    c.has_balance = 0;
+
+    /* passive only and open: nothing to refresh */
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK_UINT(l.epoch, 0);
+
+    /* latched by a hit: half-open at once, long before the hold ends */
+    CHECK_UINT(pg_latch_hit(&l, &st, 1000, 0, &c), PG_LATCH_CLOSED);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 61000);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK_UINT(l.epoch, 1);
+    CHECK(l.latched);
+    CHECK_UINT(pg_latch_due(&l, st, &c), 0);
+
+    /* a second refresh keeps the period: its canary stays the only one */
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK_UINT(l.epoch, 1);
+
+    /* its canary hits: latched again with the hold doubled, as always */
+    CHECK_UINT(pg_latch_hit(&l, &st, 2000, 0, &c), PG_LATCH_RELATCHED);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(l.hold, 120000);
+    epoch = l.epoch;
+
+    /* refreshed again; the canary of the earlier period cannot reopen */
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(l.epoch, epoch + 1);
+    CHECK_UINT(pg_latch_canary(&l, &st, epoch, PG_CANARY_OK, PG_STATE_OK),
+               0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+
+    /* this period's clean canary reopens */
+    CHECK_UINT(pg_latch_canary(&l, &st, l.epoch, PG_CANARY_OK,
+                               PG_STATE_OK), PG_LATCH_REOPENED);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK(!l.latched);
+
+    /* with a balance endpoint, undisputed: the poll decides, not this */
+    memset(&l, 0, sizeof(l));
+    c.has_balance = 1;
+
+    t.reserve = 0;
+    t.min_cost = 1000;
+    t.resume_above = 1000;
+    t.low_below = 0;
+    t.has_low = 0;
+
+    st = PG_STATE_OK;
+    CHECK_UINT(pg_latch_hit(&l, &st, 1000, 7, &c),
+               PG_LATCH_CLOSED | PG_LATCH_ASK);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(l.epoch, 0);
+
+    /* ... nor an EXHAUSTED that only the balance set */
+    CHECK_UINT(pg_latch_poll(&l, &st, 2000, 8, 5000, &t), PG_LATCH_REOPENED);
+    CHECK_UINT(pg_latch_poll(&l, &st, 3000, 9, 10, &t), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), 0);
+    CHECK_UINT(st, PG_STATE_EXHAUSTED);
+
+    /* disputed: recovers by canary, so a refresh half-opens it */
+    CHECK_UINT(pg_latch_poll(&l, &st, 4000, 10, 5000, &t), 0);
+    CHECK_UINT(st, PG_STATE_OK);
+    CHECK_UINT(pg_latch_hit(&l, &st, 5000, 10, &c),
+               PG_LATCH_CLOSED | PG_LATCH_DISPUTED);
+    CHECK_UINT(pg_latch_refresh(&l, &st, &c), PG_LATCH_HALF_OPEN);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+    CHECK(l.disputed);
+
+    /* and a poll while it is half-open still changes nothing */
+    CHECK_UINT(pg_latch_poll(&l, &st, 6000, 11, 900000, &t), 0);
+    CHECK_UINT(st, PG_STATE_HALF_OPEN);
+}
+
+
 int
 main(void)
 {
@@ -385,6 +697,10 @@ main(void)
     test_admit_decision();
     test_avail_delta();
     test_in_flight();
+    test_latch_poll();
+    test_latch_dispute();
+    test_latch_passive_only();
+    test_latch_refresh();
 
     PG_TEST_DONE();
 }
