@@ -10,6 +10,13 @@
 use Test::Nginx::Socket 'no_plan';
 
 no_shuffle();
+
+# the [emerg] also goes to stderr: only noise on the terminal
+add_block_preprocessor(sub {
+    my $block = shift;
+    $block->set_value('suppress_stderr', 1) if defined $block->must_die;
+});
+
 run_tests();
 
 __DATA__
