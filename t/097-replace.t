@@ -194,7 +194,7 @@ Accept: application/json
 --- response_headers_like eval
 [
     "Content-Type: application/json\nContent-Length: " . length($::Json)
-        . "\n!ETag\n!Last-Modified\n!Content-Encoding\nRetry-After: (?:5\\d|60)",
+        . "\nETag:\nLast-Modified:\nContent-Encoding:\nRetry-After: (?:5\\d|60)",
     "Content-Type: application/json\nRetry-After: (?:5\\d|60)",
     "", "",
 ]
@@ -226,7 +226,7 @@ Accept: text/html,*/*;q=0.8
 --- response_headers_like eval
 [
     "Content-Type: text/html; charset=utf-8\nContent-Length: " . length($::Html)
-        . "\n!ETag\n!Last-Modified\n!Content-Encoding\nRetry-After: (?:5\\d|60)",
+        . "\nETag:\nLast-Modified:\nContent-Encoding:\nRetry-After: (?:5\\d|60)",
     "Content-Type: text/html; charset=utf-8\nRetry-After: (?:5\\d|60)",
     "",
 ]
@@ -273,7 +273,7 @@ Accept: application/json
 --- response_headers_like eval
 [
     "Content-Type: application/json\nContent-Length: " . length($::Json)
-        . "\n!ETag\n!Content-Encoding\nRetry-After: (?:5\\d|60)",
+        . "\nETag:\nContent-Encoding:\nRetry-After: (?:5\\d|60)",
     "",
 ]
 --- response_body eval

@@ -115,7 +115,7 @@ $::Config
 --- error_code eval
 [200, 200, 200, 503, 200]
 --- response_headers_like eval
-["", "!Retry-After\nX-Gate: PASSED", "!Retry-After\nX-Gate: PASSED",
+["", "Retry-After:\nX-Gate: PASSED", "Retry-After:\nX-Gate: PASSED",
  "X-Gate: BLOCKED\nRetry-After: (?:5\\d|60)", ""]
 --- response_body_like eval
 [
@@ -152,7 +152,7 @@ $::Config
 --- error_code eval
 [200, 200, 200, 200, 200, 503, 200]
 --- response_headers eval
-["", "!Retry-After\nX-Gate: PASSED", "!Retry-After\nX-Gate: PASSED", "", "", "", ""]
+["", "Retry-After:\nX-Gate: PASSED", "Retry-After:\nX-Gate: PASSED", "", "", "", ""]
 --- response_body_like eval
 [
     qr/^OK 2 OK 2\n\z/,
