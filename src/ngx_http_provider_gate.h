@@ -77,6 +77,8 @@ typedef struct {
 
     ngx_atomic_t                   passed;
     ngx_atomic_t                   blocked;
+    ngx_atomic_t                   dry_run;       /* would have blocked */
+    ngx_atomic_t                   bypassed;
     ngx_atomic_t                   polls;
     ngx_atomic_t                   poll_errors;
     ngx_atomic_t                   passive_hits;
