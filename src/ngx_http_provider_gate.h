@@ -21,6 +21,7 @@
 #include "ngx_http_provider_gate_state.h"
 #include "ngx_http_provider_gate_regex.h"
 #include "ngx_http_provider_gate_presets.h"
+#include "ngx_http_provider_gate_report.h"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -99,6 +100,8 @@ typedef struct {
     unsigned                       poll_asked:1;  /* during the poll */
 
     pg_latch_t                     latch;
+
+    pg_history_t                   history;       /* recent good polls */
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
