@@ -24,6 +24,10 @@
 #include "ngx_http_provider_gate_report.h"
 
 
+/* the one place the module's version is written */
+#define NGX_HTTP_PROVIDER_GATE_VERSION       "0.3.0"
+
+
 #if (NGX_PTR_SIZE < 8)
 /* amounts and wall-clock milliseconds live in one ngx_atomic_t each */
 #error ngx_http_provider_gate_module needs a 64-bit platform
@@ -308,6 +312,10 @@ ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
 
 /* refresh.c */
 char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* status.c */
+char *ngx_http_provider_gate_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* secret.c */
