@@ -31,7 +31,7 @@ include fuzz/fuzz.mk
 DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
                 libpcre2-dev pkg-config gcc make libtest-base-perl \
                 libhttp-message-perl libnginx-mod-http-echo \
-                $(FUZZ_PACKAGES)
+                prometheus libxml2-utils openssl $(FUZZ_PACKAGES)
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
