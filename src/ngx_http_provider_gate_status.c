@@ -68,7 +68,7 @@
 #define NGX_HTTP_PROVIDER_GATE_STATUS_NSTATES          5
 
 /* the inline chart, in CSS pixels */
-#define NGX_HTTP_PROVIDER_GATE_STATUS_SVG_WIDTH        120
+#define NGX_HTTP_PROVIDER_GATE_STATUS_SVG_WIDTH        100
 #define NGX_HTTP_PROVIDER_GATE_STATUS_SVG_HEIGHT       28
 
 
@@ -361,18 +361,20 @@ static u_char  ngx_http_provider_gate_status_html_head[] =
 "<title>provider gate status</title>\n"
 "<style>\n"
 "body{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;"
-"margin:0;padding:1em;color:#1d1d1f;background:#f5f5f7}\n"
+"margin:0;padding:.8em;color:#1d1d1f;background:#f5f5f7}\n"
 "h1{font-size:1.3em;margin:0 0 .2em}\n"
 "p.meta{margin:0 0 1em;color:#666;font-size:.85em}\n"
 "table{border-collapse:collapse;width:100%;background:#fff;"
 "border-radius:.5em;overflow:hidden}\n"
-"th,td{padding:.5em .7em;border-bottom:1px solid #e5e5ea;text-align:left;"
+"div.w{overflow-x:auto}\n"
+"th,td{padding:.45em .5em;border-bottom:1px solid #e5e5ea;text-align:left;"
 "vertical-align:middle}\n"
-"th{font-size:.75em;text-transform:uppercase;color:#666;"
+"th{font-size:.7em;text-transform:uppercase;color:#666;"
 "background:#fafafa}\n"
 "td.n{text-align:right;font-variant-numeric:tabular-nums;"
 "white-space:nowrap}\n"
-"td.e{color:#8e1b1b;font-size:.85em;word-break:break-word}\n"
+"td.e{color:#8e1b1b;font-size:.85em;min-width:10em;"
+"overflow-wrap:anywhere}\n"
 ".s{display:inline-block;padding:.15em .6em;border-radius:1em;"
 "color:#fff;font-weight:600;font-size:.85em}\n"
 ".UNKNOWN{background:#8e8e93}.OK{background:#248a3d}"
@@ -383,12 +385,12 @@ static u_char  ngx_http_provider_gate_status_html_head[] =
 "svg polyline{fill:none;stroke:#0a64d8;stroke-width:2;"
 "stroke-linejoin:round}\n"
 "@media (max-width:640px){thead{display:none}"
-"table,tbody,tr,td{display:block}"
+"table,tbody,tr{display:block}"
 "tr{margin:0 0 .8em;border-radius:.5em;background:#fff}"
-"td{border:0;padding:.3em .7em;text-align:left}"
-"td.n{text-align:left}"
-"td::before{content:attr(data-label);display:inline-block;"
-"min-width:7.5em;color:#666;font-size:.8em}}\n"
+"td,td.n{display:flex;align-items:center;gap:.5em;border:0;"
+"padding:.3em .7em;text-align:left}"
+"td::before{content:attr(data-label);flex:0 0 7.5rem;color:#666;"
+"font-size:.8rem}}\n"
 "</style>\n"
 "</head>\n"
 "<body>\n"
@@ -396,7 +398,7 @@ static u_char  ngx_http_provider_gate_status_html_head[] =
 
 
 static u_char  ngx_http_provider_gate_status_html_table[] =
-"<table>\n"
+"<div class=\"w\"><table>\n"
 "<thead><tr><th>provider</th><th>state</th><th>balance</th>"
 "<th>available</th><th>age</th><th>empty in</th><th>recent balances</th>"
 "<th>last error</th></tr></thead>\n"
@@ -405,7 +407,7 @@ static u_char  ngx_http_provider_gate_status_html_table[] =
 
 static u_char  ngx_http_provider_gate_status_html_tail[] =
 "</tbody>\n"
-"</table>\n"
+"</table></div>\n"
 "</body>\n"
 "</html>\n";
 
@@ -1154,13 +1156,13 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
                 ? s->state : PG_STATE_UNKNOWN];
 
     ngx_http_provider_gate_status_lit(o, "<tr><td data-label=\"provider\">"
-                                      "<strong>");
+                                      "<span class=\"v\"><strong>");
     ngx_http_provider_gate_status_escape(o, pg_escape_xml,
                                          s->provider->name.data,
                                          s->provider->name.len);
-    ngx_http_provider_gate_status_lit(o, "</strong></td>"
+    ngx_http_provider_gate_status_lit(o, "</strong></span></td>"
                                       "<td data-label=\"state\">"
-                                      "<span class=\"s ");
+                                      "<span class=\"v\"><span class=\"s ");
     ngx_http_provider_gate_status_str(o, state);
     ngx_http_provider_gate_status_lit(o, "\">");
     ngx_http_provider_gate_status_str(o, state);
@@ -1180,16 +1182,19 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
                                         "<span class=\"f\">passive</span>");
     }
 
-    ngx_http_provider_gate_status_lit(o, "</td><td class=\"n\" "
-                                      "data-label=\"balance\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td class=\"n\" "
+                                      "data-label=\"balance\">"
+                                      "<span class=\"v\">");
     ngx_http_provider_gate_status_html_amount(o, s,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_BALANCE);
-    ngx_http_provider_gate_status_lit(o, "</td><td class=\"n\" "
-                                      "data-label=\"available\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td class=\"n\" "
+                                      "data-label=\"available\">"
+                                      "<span class=\"v\">");
     ngx_http_provider_gate_status_html_amount(o, s,
                                       NGX_HTTP_PROVIDER_GATE_STATUS_AVAILABLE);
-    ngx_http_provider_gate_status_lit(o, "</td><td class=\"n\" "
-                                      "data-label=\"age\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td class=\"n\" "
+                                      "data-label=\"age\">"
+                                      "<span class=\"v\">");
 
     if (s->known) {
         ngx_http_provider_gate_status_html_duration(o, s->age / 1000);
@@ -1199,8 +1204,9 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_DASH);
     }
 
-    ngx_http_provider_gate_status_lit(o, "</td><td class=\"n\" "
-                                      "data-label=\"empty in\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td class=\"n\" "
+                                      "data-label=\"empty in\">"
+                                      "<span class=\"v\">");
 
     if (s->forecast.has_empty) {
         ngx_http_provider_gate_status_html_duration(o,
@@ -1208,20 +1214,21 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
         ngx_http_provider_gate_status_lit(o, "<br/><small>");
         ngx_http_provider_gate_status_html_amount(o, s,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_BURN);
-        ngx_http_provider_gate_status_lit(o, " per hour</small>");
+        ngx_http_provider_gate_status_lit(o, "/h</small>");
 
     } else {
         ngx_http_provider_gate_status_lit(o,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_DASH);
     }
 
-    ngx_http_provider_gate_status_lit(o, "</td><td "
-                                      "data-label=\"recent balances\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td "
+                                      "data-label=\"recent balances\">"
+                                      "<span class=\"v\">");
 
     if (s->nhistory >= 2 && s->provider->has_balance) {
         ngx_http_provider_gate_status_lit(o,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"124\" "
-            "height=\"32\" viewBox=\"-2 -2 124 32\" role=\"img\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"104\" "
+            "height=\"32\" viewBox=\"-2 -2 104 32\" role=\"img\">"
             "<title>last ");
         ngx_http_provider_gate_status_put(o, buf,
                                 ngx_sprintf(buf, "%uz", s->nhistory) - buf);
@@ -1235,8 +1242,9 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_DASH);
     }
 
-    ngx_http_provider_gate_status_lit(o, "</td><td class=\"e\" "
-                                      "data-label=\"last error\">");
+    ngx_http_provider_gate_status_lit(o, "</span></td><td class=\"e\" "
+                                      "data-label=\"last error\">"
+                                      "<span class=\"v\">");
 
     if (s->last_error_time) {
         ngx_http_provider_gate_status_escape(o, pg_escape_xml,
@@ -1248,7 +1256,7 @@ ngx_http_provider_gate_status_html_row(ngx_http_provider_gate_status_out_t *o,
                                         NGX_HTTP_PROVIDER_GATE_STATUS_DASH);
     }
 
-    ngx_http_provider_gate_status_lit(o, "</td></tr>\n");
+    ngx_http_provider_gate_status_lit(o, "</span></td></tr>\n");
 }
 
 
