@@ -206,7 +206,7 @@ static void ngx_http_provider_gate_status_escape(
     ngx_http_provider_gate_status_escape_pt escape, u_char *data,
     size_t len);
 static ngx_int_t ngx_http_provider_gate_status_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *type, ngx_uint_t format,
+    ngx_uint_t status, ngx_uint_t format,
     ngx_http_provider_gate_status_ctx_t *ctx, ngx_str_t *unknown);
 static ngx_int_t ngx_http_provider_gate_status_header(ngx_http_request_t *r,
     char *name, char *value);
@@ -432,10 +432,18 @@ static ngx_int_t
 ngx_http_provider_gate_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                             rc;
-    ngx_str_t                             name, *type;
+    ngx_str_t                             name;
     ngx_uint_t                            format;
     ngx_http_provider_gate_status_ctx_t   ctx;
     ngx_http_provider_gate_main_conf_t   *pmcf;
+
+    /* read and dropped before any answer, the 405 included */
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
         if (ngx_http_provider_gate_status_header(r, "Allow", "GET, HEAD")
@@ -444,23 +452,14 @@ ngx_http_provider_gate_status_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_provider_gate_status_send(r, NGX_HTTP_NOT_ALLOWED,
+                                                  0, NULL, NULL);
     }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    type = &ngx_http_provider_gate_status_types[
-                                           NGX_HTTP_PROVIDER_GATE_STATUS_JSON];
 
     if (ngx_http_provider_gate_status_format(r, &format) != NGX_OK) {
         ngx_str_set(&name, "format");
         return ngx_http_provider_gate_status_send(r, NGX_HTTP_BAD_REQUEST,
-                                   type, NGX_HTTP_PROVIDER_GATE_STATUS_JSON,
-                                   NULL, &name);
+                                                  0, NULL, &name);
     }
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
@@ -482,14 +481,11 @@ ngx_http_provider_gate_status_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         return ngx_http_provider_gate_status_send(r, NGX_HTTP_NOT_FOUND,
-                                   type, NGX_HTTP_PROVIDER_GATE_STATUS_JSON,
-                                   NULL, &name);
+                                                  0, NULL, &name);
     }
 
-    type = &ngx_http_provider_gate_status_types[format];
-
-    return ngx_http_provider_gate_status_send(r, NGX_HTTP_OK, type, format,
-                                              &ctx, NULL);
+    return ngx_http_provider_gate_status_send(r, NGX_HTTP_OK, format, &ctx,
+                                              NULL);
 }
 
 
@@ -1357,16 +1353,18 @@ ngx_http_provider_gate_status_escape(ngx_http_provider_gate_status_out_t *o,
 
 /*
  * Counts the answer, allocates its one buffer, writes it and sends it.
- * With "ctx" NULL the answer is the JSON error for "unknown": the name
- * of the parameter or provider that was not understood.
+ * With "ctx" NULL the answer is a JSON error, as refresh.c answers
+ * them, naming what was not understood: the provider (404) or the
+ * parameter (400).
  */
 
 static ngx_int_t
 ngx_http_provider_gate_status_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_uint_t format,
-    ngx_http_provider_gate_status_ctx_t *ctx, ngx_str_t *unknown)
+    ngx_uint_t format, ngx_http_provider_gate_status_ctx_t *ctx,
+    ngx_str_t *unknown)
 {
     ngx_int_t                             rc, pass;
+    ngx_str_t                            *type;
     ngx_buf_t                            *b;
     ngx_chain_t                           out;
     ngx_http_provider_gate_status_out_t   o;
@@ -1377,14 +1375,19 @@ ngx_http_provider_gate_status_send(ngx_http_request_t *r, ngx_uint_t status,
         ngx_memzero(&o, sizeof(ngx_http_provider_gate_status_out_t));
         o.b = b;
 
-        if (ctx == NULL) {
+        if (ctx == NULL && status == NGX_HTTP_NOT_ALLOWED) {
+            ngx_http_provider_gate_status_lit(&o,
+                    "{\"error\":\"method not allowed, use GET or HEAD\"}\n");
+
+        } else if (ctx == NULL) {
+
             if (status == NGX_HTTP_NOT_FOUND) {
                 ngx_http_provider_gate_status_lit(&o,
-                    "{\"error\":\"unknown_provider\",\"provider\":\"");
+                    "{\"error\":\"unknown provider\",\"provider\":\"");
 
             } else {
                 ngx_http_provider_gate_status_lit(&o,
-                    "{\"error\":\"invalid_parameter\",\"parameter\":\"");
+                    "{\"error\":\"invalid parameter\",\"parameter\":\"");
             }
 
             ngx_http_provider_gate_status_escape(&o, pg_escape_json,
@@ -1423,6 +1426,12 @@ ngx_http_provider_gate_status_send(ngx_http_request_t *r, ngx_uint_t status,
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    if (ctx == NULL) {
+        format = NGX_HTTP_PROVIDER_GATE_STATUS_JSON;
+    }
+
+    type = &ngx_http_provider_gate_status_types[format];
 
     r->headers_out.status = status;
     r->headers_out.content_type = *type;

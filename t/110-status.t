@@ -399,20 +399,27 @@ $r = get('/status?provider=nosuch');
 is $r->{status}, 404, 'an unknown provider: 404';
 is $r->{headers}{'content-type'}, 'application/json', 'in JSON';
 is_deeply eval { decode_json($r->{content}) },
-          { error => 'unknown_provider', provider => 'nosuch' },
-          'naming what was asked';
+          { error => 'unknown provider', provider => 'nosuch' },
+          'naming what was asked, as the refresh handler does';
 
 $r = $http->request('POST', "http://127.0.0.1:$port/status",
                     { content => 'x=1' });
 is $r->{status}, 405, 'POST: 405';
 is $r->{headers}{allow}, 'GET, HEAD', 'with Allow';
+is_deeply eval { decode_json($r->{content}) },
+          { error => 'method not allowed, use GET or HEAD' },
+          'and a JSON body';
 
 $r = $http->request('HEAD', "http://127.0.0.1:$port/status");
 is $r->{status}, 200, 'HEAD: 200';
 is $r->{content} // '', '', 'without a body';
 ok $r->{headers}{'content-length'} > 100, 'with the length of one';
 
-is get('/status?format=yaml')->{status}, 400, 'an unknown format: 400';
+$r = get('/status?format=yaml');
+is $r->{status}, 400, 'an unknown format: 400';
+is_deeply eval { decode_json($r->{content}) },
+          { error => 'invalid parameter', parameter => 'format' },
+          'naming the parameter';
 
 # --- Prometheus
 
