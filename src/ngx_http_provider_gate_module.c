@@ -123,7 +123,7 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
     { ngx_string("provider_gate_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_provider_gate_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 

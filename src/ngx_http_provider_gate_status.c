@@ -416,13 +416,36 @@ static u_char  ngx_http_provider_gate_status_html_tail[] =
 #define NGX_HTTP_PROVIDER_GATE_STATUS_DASH  "\xe2\x80\x94"
 
 
+/*
+ * provider_gate_status: the location's content handler.  Like the
+ * refresh's location, it does not inherit a provider_gate from the
+ * server or http level (an empty list of gates stops the inheritance):
+ * the page is most needed while every provider is EXHAUSTED.  A
+ * provider_gate in the location itself still gates it.
+ */
+
 char *
 ngx_http_provider_gate_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_provider_gate_loc_conf_t *plcf = conf;
+
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_provider_gate_status_handler) {
+        return "is duplicate";
+    }
+
     clcf->handler = ngx_http_provider_gate_status_handler;
+
+    if (plcf->gates == NULL) {
+        plcf->gates = ngx_array_create(cf->pool, 1,
+                                       sizeof(ngx_http_provider_gate_gate_t *));
+        if (plcf->gates == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }

@@ -184,6 +184,9 @@ http {
     server {
         listen       127.0.0.1:$port;
 
+        # closed once v0 is latched: the status location must not inherit it
+        provider_gate  v0;
+
         location = /gen   { provider_gate kie cost=10; echo passed; }
         location = /big   { provider_gate kie cost=5000; echo passed; }
         location = /dry   {
@@ -282,6 +285,8 @@ is get('/dry')->{status}, 200, 'one under dry run passes';
 is get('/free?free=1')->{status}, 200, 'a bypassed one passes';
 is get('/v0')->{status}, 402, "v0's answer says it cannot pay";
 is get('/v0')->{status}, 503, 'and latches v0';
+is get('/status')->{status}, 200,
+   'the status page answers while the server-level gate is closed';
 
 # --- JSON
 
