@@ -23,7 +23,7 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
                 -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
-                $(BUILD)/unit/test_presets
+                $(BUILD)/unit/test_presets $(BUILD)/unit/test_report
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -31,7 +31,7 @@ include fuzz/fuzz.mk
 DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
                 libpcre2-dev pkg-config gcc make libtest-base-perl \
                 libhttp-message-perl libnginx-mod-http-echo \
-                $(FUZZ_PACKAGES)
+                prometheus libxml2-utils openssl $(FUZZ_PACKAGES)
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -123,6 +123,13 @@ $(BUILD)/unit/test_presets: t/unit/test_presets.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libcjson) -lpcre2-8 -lm
+
+$(BUILD)/unit/test_report: t/unit/test_report.c \
+                           src/ngx_http_provider_gate_report.c \
+                           src/ngx_http_provider_gate_report.h \
+                           src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
 
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise

@@ -21,6 +21,11 @@
 #include "ngx_http_provider_gate_state.h"
 #include "ngx_http_provider_gate_regex.h"
 #include "ngx_http_provider_gate_presets.h"
+#include "ngx_http_provider_gate_report.h"
+
+
+/* the one place the module's version is written */
+#define NGX_HTTP_PROVIDER_GATE_VERSION       "0.3.0"
 
 
 #if (NGX_PTR_SIZE < 8)
@@ -77,6 +82,8 @@ typedef struct {
 
     ngx_atomic_t                   passed;
     ngx_atomic_t                   blocked;
+    ngx_atomic_t                   dry_run;       /* would have blocked */
+    ngx_atomic_t                   bypassed;
     ngx_atomic_t                   polls;
     ngx_atomic_t                   poll_errors;
     ngx_atomic_t                   passive_hits;
@@ -97,6 +104,8 @@ typedef struct {
     unsigned                       poll_asked:1;  /* during the poll */
 
     pg_latch_t                     latch;
+
+    pg_history_t                   history;       /* recent good polls */
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -303,6 +312,10 @@ ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);
 
 /* refresh.c */
 char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* status.c */
+char *ngx_http_provider_gate_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* secret.c */

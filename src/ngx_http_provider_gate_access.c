@@ -146,6 +146,11 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     n = plcf->gates->nelts;
 
     if (plcf->bypass && ngx_http_provider_gate_access_bypassed(r, plcf)) {
+        for (i = 0; i < n; i++) {
+            (void) ngx_atomic_fetch_add(&gates[i]->provider->node->bypassed,
+                                        1);
+        }
+
         ngx_http_provider_gate_access_result(r, pmcf,
                                              NGX_HTTP_PROVIDER_GATE_BYPASSED,
                                              NULL);
@@ -275,6 +280,8 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                       plcf->dry_run);
 
     if (plcf->dry_run) {
+        (void) ngx_atomic_fetch_add(&gates[i]->provider->node->dry_run, 1);
+
         ngx_http_provider_gate_access_result(r, pmcf,
                                              NGX_HTTP_PROVIDER_GATE_DRY_RUN,
                                              gates[i]->provider);

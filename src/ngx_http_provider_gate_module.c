@@ -120,6 +120,13 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provider_gate_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_provider_gate_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provider_gate_bypass"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_provider_gate_bypass,

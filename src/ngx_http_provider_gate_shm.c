@@ -422,6 +422,8 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
         node->balance = balance;
         node->base = node->lease_base;
         node->last_ok = wall;
+
+        pg_history_add(&node->history, wall, balance);
         node->state = ch->state;
         node->failures = 0;
         node->error_code = 0;
