@@ -225,6 +225,7 @@ typedef struct {
     ngx_int_t                      provider_index;
     ngx_int_t                      paid_index;
     ngx_int_t                      inspect_index;
+    ngx_int_t                      mode_index;
     ngx_int_t                      canary_index;
     ngx_uint_t                     passive;       /* some rule somewhere */
 } ngx_http_provider_gate_main_conf_t;

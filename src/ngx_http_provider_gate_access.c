@@ -267,7 +267,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     if (canary) {
         ngx_http_provider_gate_access_canary_release(canary,
-                                                     PG_CANARY_FAILED);
+                                                     PG_CANARY_UNUSED);
     }
 
     /* refused again: this location's answer says when to come back */
@@ -303,10 +303,12 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
 /*
  * The providers whose answers this request's response speaks for, and
- * how: a hidden variable, the mask in place of the value's pointer and
- * the mode in its length, so that it survives internal redirects and
- * costs no allocation.  Dry-run and bypassed requests are inspected but
- * never replaced.
+ * how: two hidden variables, a mask and a mode in place of their values'
+ * pointers (their lengths 0, so that reading them reads nothing), which
+ * survive internal redirects and cost no allocation.  The location that
+ * decided last sets them: after a fail-over the answer comes from its
+ * upstream, not from the one that refused.  Dry-run and bypassed
+ * requests are inspected but never replaced.
  */
 
 static void
@@ -319,22 +321,30 @@ ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
     ngx_uint_t                  i;
     ngx_http_variable_value_t  *vv;
 
-    if (!pmcf->passive || plcf->passive == NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF)
-    {
+    if (!pmcf->passive) {
         return;
     }
 
-    vv = &r->variables[pmcf->inspect_index];
-    mask = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
+    mask = 0;
 
-    for (i = 0; i < n; i++) {
-        if (gates[i]->provider->passive) {
-            mask |= gates[i]->provider->bit;
+    if (plcf->passive != NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF) {
+        for (i = 0; i < n; i++) {
+            if (gates[i]->provider->passive) {
+                mask |= gates[i]->provider->bit;
+            }
         }
     }
 
+    vv = &r->variables[pmcf->inspect_index];
     vv->data = (u_char *) (uintptr_t) mask;
-    vv->len = (unsigned) mode;
+    vv->len = 0;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+
+    vv = &r->variables[pmcf->mode_index];
+    vv->data = (u_char *) (uintptr_t) mode;
+    vv->len = 0;
     vv->valid = 1;
     vv->no_cacheable = 0;
     vv->not_found = 0;

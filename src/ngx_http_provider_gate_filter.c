@@ -62,6 +62,7 @@ static ngx_int_t ngx_http_provider_gate_filter_replace(ngx_http_request_t *r,
     ngx_http_provider_gate_filter_ctx_t *ctx);
 static ngx_uint_t ngx_http_provider_gate_filter_status(
     ngx_http_provider_gate_rule_t *rule, ngx_uint_t status);
+static void ngx_http_provider_gate_filter_consume(ngx_chain_t *cl);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -108,7 +109,7 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
     }
 
     mask = (uint64_t) (uintptr_t) vv->data;
-    mode = vv->len;
+    mode = (ngx_uint_t) (uintptr_t) r->variables[pmcf->mode_index].data;
     status = r->headers_out.status;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_provider_gate_filter_ctx_t));
@@ -209,10 +210,15 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
             return ngx_http_provider_gate_filter_replace(r, ctx);
         }
 
-        /* undecided: hold the header back until the body decides */
+        /*
+         * Undecided: hold the header back until the body decides.  The
+         * range body filter runs before this one, so an answer held back
+         * is sent whole: no ranges.
+         */
 
         ctx->holding = 1;
         r->filter_need_in_memory = 1;
+        r->allow_ranges = 0;
 
         return NGX_OK;
     }
@@ -236,21 +242,20 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_provider_gate_module);
 
-    if (ctx == NULL || in == NULL) {
+    if (ctx == NULL) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    if (in == NULL) {
+        /* nothing may go out while the header is held back */
+        return ctx->holding ? NGX_OK : ngx_http_next_body_filter(r, in);
     }
 
     if (ctx->replaced) {
 
         /* the upstream's answer is dropped: ours was sent */
 
-        for (cl = in; cl; cl = cl->next) {
-            cl->buf->pos = cl->buf->last;
-
-            if (cl->buf->in_file) {
-                cl->buf->file_pos = cl->buf->file_last;
-            }
-        }
+        ngx_http_provider_gate_filter_consume(in);
 
         return NGX_OK;
     }
@@ -303,6 +308,7 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
                     ngx_http_provider_gate_filter_feed(r, ctx, NULL, 0, 1);
 
                     if (ctx->hit) {
+                        ngx_http_provider_gate_filter_consume(cl);
                         return ngx_http_provider_gate_filter_replace(r, ctx);
                     }
                 }
@@ -325,6 +331,8 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
         }
 
         if (ctx->hit) {
+            /* what is left of this chain is the upstream's, dropped too */
+            ngx_http_provider_gate_filter_consume(cl);
             return ngx_http_provider_gate_filter_replace(r, ctx);
         }
 
@@ -464,6 +472,12 @@ ngx_http_provider_gate_filter_release(ngx_http_request_t *r,
     rc = ngx_http_next_header_filter(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+
+        /* a HEAD, or a 304 made below us: the body goes nowhere */
+
+        ngx_http_provider_gate_filter_consume(rest);
+        ctx->replaced = 1;
+
         return rc;
     }
 
@@ -599,4 +613,19 @@ ngx_http_provider_gate_filter_status(ngx_http_provider_gate_rule_t *rule,
     }
 
     return 0;
+}
+
+
+/* marks buffers of the upstream's as sent, so that it reuses them */
+
+static void
+ngx_http_provider_gate_filter_consume(ngx_chain_t *cl)
+{
+    for ( /* void */ ; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+
+        if (cl->buf->in_file) {
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+    }
 }

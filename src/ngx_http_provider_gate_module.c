@@ -185,6 +185,9 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
     { ngx_string("provider_gate_inspect_mask"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
+    { ngx_string("provider_gate_inspect_mode"), NULL,
+      ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
+
     /* the canary slot a request holds */
     { ngx_string("provider_gate_canary_slot"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
@@ -355,6 +358,7 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
     pmcf->provider_index = NGX_ERROR;
     pmcf->paid_index = NGX_ERROR;
     pmcf->inspect_index = NGX_ERROR;
+    pmcf->mode_index = NGX_ERROR;
     pmcf->canary_index = NGX_ERROR;
 
     return pmcf;
@@ -898,6 +902,12 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
     ngx_str_set(&name, "provider_gate_inspect_mask");
     pmcf->inspect_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->inspect_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "provider_gate_inspect_mode");
+    pmcf->mode_index = ngx_http_get_variable_index(cf, &name);
+    if (pmcf->mode_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 

@@ -47,6 +47,7 @@
 #define PG_CANARY_OK        0     /* no hit, status below 500 */
 #define PG_CANARY_FAILED    1     /* 5xx, or aborted: try another */
 #define PG_CANARY_HIT       2     /* it hit: the hit re-latched already */
+#define PG_CANARY_UNUSED    3     /* another gate refused the request */
 
 
 typedef struct {
