@@ -167,6 +167,10 @@ demo: deps
 	@echo "  curl -i localhost:8480/api/v1/generate-video     # 503 after a poll"
 	@echo "  echo '{\"code\":200,\"msg\":\"success\",\"data\":10000}' > $(DEMO_BALANCE)"
 	@echo "  curl -i localhost:8480/api/v1/generate-video     # open again"
+	@echo "  curl -s localhost:8480/provider-gate/status      # every provider, JSON"
+	@echo "  (a browser on http://127.0.0.1:8480/provider-gate/status: the HTML page)"
+	@echo "  curl -X POST localhost:8480/provider-gate/refresh?provider=kie"
+	@echo "                                  # after a top-up: polls at once"
 	@echo "  tail -f $(DEMO)/logs/access.log                  # \$$provider_gate_*"
 	@echo
 	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \
