@@ -123,7 +123,6 @@ typedef struct {
     pg_amount_t                    balance;
     uint64_t                       stale_for;     /* ms, when it turned */
     ngx_msec_t                     next_poll;
-    ngx_uint_t                     latch;         /* PG_LATCH_* */
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
     unsigned                       stale:1;       /* turned stale now */

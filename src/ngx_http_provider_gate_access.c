@@ -404,13 +404,18 @@ ngx_http_provider_gate_access_canary(ngx_http_request_t *r,
     ngx_http_variable_value_t        *vv;
     ngx_http_provider_gate_canary_t  *canary;
 
-    cln = ngx_pool_cleanup_add(r->pool,
-                               sizeof(ngx_http_provider_gate_canary_t));
-    if (cln == NULL) {
+    /* the slot first: the requests it refuses allocate nothing here */
+
+    if (ngx_http_provider_gate_shm_canary(p, &epoch) != NGX_OK) {
         return NULL;
     }
 
-    if (ngx_http_provider_gate_shm_canary(p, &epoch) != NGX_OK) {
+    cln = ngx_pool_cleanup_add(r->pool,
+                               sizeof(ngx_http_provider_gate_canary_t));
+    if (cln == NULL) {
+        ngx_http_provider_gate_shm_canary_end(pmcf, p, epoch,
+                                              PG_CANARY_UNUSED,
+                                              r->connection->log);
         return NULL;
     }
 

@@ -410,8 +410,8 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     if (error == 0) {
         state = ch->old_state;
-        ch->latch = pg_latch_poll(&node->latch, &state, ngx_current_msec, seq,
-                                  balance, &p->thresholds);
+        (void) pg_latch_poll(&node->latch, &state, ngx_current_msec, seq,
+                             balance, &p->thresholds);
         ch->state = state;
 
         delta = pg_state_avail_delta(node->balance, node->base, balance,
