@@ -71,6 +71,7 @@ sub read_file {
 }
 
 my $credential = 'sk-hook-credential-7d1e5a';
+my $filed = 'fk-hook-file-credential-0c93';
 my $secret = 'whsec-4b8f2c9e61a7';
 my $token = 'T0KEN-9f3c2a71e8';
 
@@ -78,6 +79,7 @@ $ENV{KIE_API_KEY} = $credential;
 $ENV{HOOK_SECRET} = $secret;
 
 # the URL comes from a file: Slack's and Discord's carry their token
+write_file('conf/denied.key', "$filed\n");
 write_file('conf/hook.url', "http://127.0.0.1:$recv/hook/$token\n");
 
 write_file('html/kie.json', '{"code":200,"msg":"success","data":1000}');
@@ -123,7 +125,7 @@ http {
     provider_gate_provider denied {
         preset      kie;
         url         http://127.0.0.1:$mock/denied;
-        credential  env:KIE_API_KEY;
+        credential  file:denied.key;
         interval    1s;
         jitter      0;
     }
@@ -358,6 +360,11 @@ ok within(10, sub { state_of('kie') eq 'OK' }), 'kie is OK again';
 
 is get('/gen')->{status}, 200, 'and its route open';
 
+# the down receiver is still being retried: requests do not wait for it
+my @codes = map { get('/gen')->{status} } 1 .. 50;
+is_deeply [grep { $_ != 200 } @codes], [],
+          'requests flow while deliveries fail';
+
 # --- the forecast needs a minute of polls of "burn"
 
 ok within(90, sub { events_of('hook.log', 'burn', 'forecast') }),
@@ -424,8 +431,13 @@ like $denied->{event}{reason}, qr/HTTP status 401/, 'the refusal says 401';
 ok !defined $denied->{event}{balance}, 'no balance known: null';
 
 my ($forecast) = events_of('hook.log', 'burn', 'forecast');
-like $forecast->{event}{reason}, qr/cannot pay min_cost in about/,
-     'the forecast says how long is left';
+my ($burn) = $forecast->{event}{reason} =~ /^at ([\d.]+) an hour/;
+ok $burn && abs($burn - $rate * 3600) < 0.1 * $rate * 3600,
+   "the warning's burn rate is within 10% of the truth ($burn)";
+my ($m, $sec) = $forecast->{event}{reason} =~ /in about (\d+)m (\d+)s/;
+my $left = $forecast->{event}{balance} / $rate;
+ok defined $m && abs($m * 60 + $sec - $left) < 0.1 * $left,
+   "and so is the time to empty ($m m $sec s, truth ${\ int $left} s)";
 
 # --- format=slack
 
@@ -462,13 +474,20 @@ is count_lines(qr/\[error\][^\n]*webhook to "127\.0\.0\.1:$down"[^\n]*after 3 tr
 # --- no secret anywhere
 
 my $status = get('/status')->{content};
+my $prom = get('/status?format=prometheus')->{content};
+my $html = $http->get("http://127.0.0.1:$port/status",
+                      { headers => { Accept => 'text/html' } })->{content};
+like $prom, qr/^provider_gate_balance\{provider="kie"\}/m, 'Prometheus';
+like $html, qr/<html/, 'HTML';
+
 for my $where (['error.log', read_file('logs/error.log')],
                ['bodies', join("\n", map { $_->{body} }
                                      @hook, @slack, received('repeat.log'))],
-               ['status', $status])
+               ['status', $status], ['Prometheus', $prom], ['HTML', $html])
 {
     my ($name, $text) = @$where;
     unlike $text, qr/\Q$credential\E/, "$name: no credential";
+    unlike $text, qr/\Q$filed\E/, "$name: no credential from a file";
     unlike $text, qr/\Q$secret\E/, "$name: no webhook secret";
     unlike $text, qr/\Q$token\E/, "$name: no webhook URL path";
 }
