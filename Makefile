@@ -24,7 +24,8 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
-                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event
+                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event \
+                $(BUILD)/unit/test_snapshot
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -148,6 +149,13 @@ $(BUILD)/unit/test_event: t/unit/test_event.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libcjson) -lm
+
+$(BUILD)/unit/test_snapshot: t/unit/test_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.h \
+                             src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
 
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise

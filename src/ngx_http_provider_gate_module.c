@@ -46,6 +46,7 @@ static ngx_int_t ngx_http_provider_gate_add_zone(ngx_conf_t *cf,
 
 static ngx_int_t ngx_http_provider_gate_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_provider_gate_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_provider_gate_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_provider_gate_init_process(ngx_cycle_t *cycle);
 static void ngx_http_provider_gate_exit_process(ngx_cycle_t *cycle);
 
@@ -65,7 +66,7 @@ static ngx_conf_enum_t  ngx_http_provider_gate_passive[] = {
 static ngx_command_t  ngx_http_provider_gate_commands[] = {
 
     { ngx_string("provider_gate_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_provider_gate_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -166,7 +167,7 @@ ngx_module_t  ngx_http_provider_gate_module = {
     ngx_http_provider_gate_commands,       /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_provider_gate_init_module,    /* init module */
     ngx_http_provider_gate_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -615,6 +616,35 @@ ngx_http_provider_gate_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "state=", 6) != 0
+            || value[2].len == 6)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"provider_gate_zone\", it must be "
+                               "state=PATH", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->state_file.data = value[2].data + 6;
+        pmcf->state_file.len = value[2].len - 6;
+
+        /* relative to the prefix, as nginx's own files are */
+
+        if (ngx_conf_full_name(cf->cycle, &pmcf->state_file, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (pmcf->state_file.data[pmcf->state_file.len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"state\" of \"provider_gate_zone\""
+                               ", \"%V\" names a directory, not a file",
+                               &pmcf->state_file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (ngx_http_provider_gate_add_zone(cf, pmcf, &name, size) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
@@ -953,6 +983,24 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
     *h = ngx_http_provider_gate_access_handler;
 
     return NGX_OK;
+}
+
+
+/* in the master, before the workers start: the state file's directory */
+
+static ngx_int_t
+ngx_http_provider_gate_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_provider_gate_module);
+
+    if (pmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_provider_gate_statefile_prepare(cycle, pmcf);
 }
 
 

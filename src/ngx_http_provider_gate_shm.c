@@ -79,6 +79,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_queue_init(&sh->records);
         ngx_queue_init(&sh->sinks);
 
+        sh->generation = ngx_http_provider_gate_shm_wall_ms();
+
         shpool->data = sh;
 
         len = sizeof(" in provider_gate zone \"\"") + shm_zone->shm.name.len;
@@ -127,6 +129,12 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     {
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_ERROR;
+    }
+
+    /* a fresh zone starts from the state file, one kept from a reload not */
+
+    if (opmcf == NULL && !shm_zone->shm.exists) {
+        ngx_http_provider_gate_statefile_load(pmcf, shm_zone->shm.log);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -348,6 +356,8 @@ ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
         ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
             from, 0, "a refresh was asked for: the next request is its "
             "canary");
+
+        pmcf->sh->changes++;
     }
 
     if (p->has_balance) {
@@ -438,11 +448,20 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         (void) ngx_atomic_fetch_add(&node->avail, (ngx_atomic_int_t) delta);
 
+        /* what the state file keeps: a first answer, a change */
+
+        if (ch->state != ch->old_state || balance != node->balance
+            || node->last_ok == 0)
+        {
+            pmcf->sh->changes++;
+        }
+
         node->balance = balance;
         node->base = node->lease_base;
         node->last_ok = wall;
 
         pg_history_add(&node->history, wall, balance);
+
         node->state = ch->state;
         node->failures = 0;
         node->error_code = 0;
@@ -549,6 +568,10 @@ ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, status,
                                           rule);
 
+    if (changes) {
+        pmcf->sh->changes++;
+    }
+
     ngx_http_provider_gate_shm_due(node, p);
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
@@ -587,6 +610,10 @@ ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
     node->state = state;
 
     ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, 0, NULL);
+
+    if (changes) {
+        pmcf->sh->changes++;
+    }
 
     ngx_http_provider_gate_shm_due(node, p);
 
@@ -647,6 +674,10 @@ ngx_http_provider_gate_shm_canary_end(ngx_http_provider_gate_main_conf_t *pmcf,
     if (changes & PG_LATCH_REOPENED) {
         ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
             from, 0, "its canary request was answered");
+    }
+
+    if (changes) {
+        pmcf->sh->changes++;
     }
 
     if (node->canary == (ngx_atomic_uint_t) epoch) {
