@@ -80,6 +80,13 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provider_gate_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_provider_gate_webhook,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provider_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_provider_gate,
@@ -349,6 +356,13 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&pmcf->webhooks, cf->pool, 1,
+                       sizeof(ngx_http_provider_gate_webhook_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     if (ngx_array_init(&pmcf->gates, cf->pool, 8,
                        sizeof(ngx_http_provider_gate_gate_t *))
         != NGX_OK)
@@ -438,8 +452,9 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
  * ngx_slab_init() and ngx_slab_alloc(): the pool's header, its slots and
  * their statistics, then pages of ngx_pagesize each with a page header;
  * a record larger than half a page takes whole pages, a smaller one a
- * share of a page of its power-of-two slot size.  Two pages go to the
- * zone's own small allocations.  Otherwise the zone would fail only in
+ * share of a page of its power-of-two slot size; the webhooks' outbox
+ * and sinks are counted alike.  Two pages go to the zone's own small
+ * allocations.  Otherwise the zone would fail only in
  * the master's init_zone, without the directive's file:line, and only
  * once nginx -t had said the configuration was fine.  Records of
  * providers a reload removed still take their place: that case stays
@@ -452,7 +467,8 @@ ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
 {
     size_t                               size, overhead, page, rec, slot;
     size_t                               room, need;
-    ngx_uint_t                           i, shift, per, counts[16];
+    ngx_uint_t                           i, n, webhooks, shift, per;
+    ngx_uint_t                           counts[16];
     ngx_http_provider_gate_provider_t  **providers;
 
     size = pmcf->shm_zone->shm.size;
@@ -471,8 +487,24 @@ ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
     providers = pmcf->providers.elts;
     need = 2;
 
-    for (i = 0; i < pmcf->providers.nelts; i++) {
-        rec = sizeof(ngx_http_provider_gate_node_t) + providers[i]->name.len;
+    /* the providers' records, then the webhooks' outbox and sinks */
+
+    n = pmcf->providers.nelts;
+    webhooks = pmcf->webhooks.nelts;
+
+    for (i = 0; i < n + (webhooks ? 1 + webhooks : 0); i++) {
+
+        if (i < n) {
+            rec = sizeof(ngx_http_provider_gate_node_t)
+                  + providers[i]->name.len;
+
+        } else if (i == n) {
+            rec = NGX_HTTP_PROVIDER_GATE_OUTBOX_LEN
+                  * sizeof(ngx_http_provider_gate_event_t);
+
+        } else {
+            rec = sizeof(ngx_http_provider_gate_sink_t);
+        }
 
         if (rec > ngx_pagesize / 2) {
             need += (rec + ngx_pagesize - 1) / ngx_pagesize;
@@ -1079,7 +1111,11 @@ ngx_http_provider_gate_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_provider_gate_poll_init(cycle);
+    if (ngx_http_provider_gate_poll_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provider_gate_webhook_init(cycle);
 }
 
 

@@ -141,6 +141,12 @@ static ngx_http_provider_gate_provider_bounds_t
     { ngx_http_provider_gate_provider_msec_bounds, 0,
       PG_SETTLE_MAX, "from 0 to 1d" };
 
+/* forecasts count in seconds; twice the value is compared, never wraps */
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_alert_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, 1000,
+      30ULL * 86400 * 1000, "from 1s to 30d" };
+
 static ngx_conf_post_t  ngx_http_provider_gate_provider_size_post =
     { ngx_http_provider_gate_provider_size_positive };
 
@@ -259,6 +265,11 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       NGX_HTTP_PROVIDER_GATE_OFFSET(settle),
       &ngx_http_provider_gate_provider_settle_bounds },
 
+    { ngx_string("alert_before"), NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(alert_before),
+      &ngx_http_provider_gate_provider_alert_bounds },
+
       ngx_null_command
 };
 
@@ -352,6 +363,7 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->hold = NGX_CONF_UNSET_MSEC;
     p->settle = NGX_CONF_UNSET_MSEC;
+    p->alert_before = NGX_CONF_UNSET_MSEC;
     p->stale_after = NGX_CONF_UNSET_MSEC;
     p->jitter = NGX_CONF_UNSET_UINT;
     p->max_body = NGX_CONF_UNSET_SIZE;
@@ -654,6 +666,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->timeout, 5000);
     ngx_conf_init_msec_value(p->hold, 60000);
     ngx_conf_init_msec_value(p->settle, 0);
+    ngx_conf_init_msec_value(p->alert_before, 0);
     ngx_conf_init_uint_value(p->jitter, 10);
     ngx_conf_init_size_value(p->max_body, 64 * 1024);
     ngx_conf_init_uint_value(p->on_unknown,
