@@ -995,6 +995,7 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
 
     char       *rv, *host, *user, *pass;
     CURLU      *u;
+    u_char     *s;
     ngx_str_t  *value;
 
     value = cf->args->elts;
@@ -1018,6 +1019,29 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
     rv = ngx_http_provider_gate_provider_str(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /*
+     * "https://user:key@host/" would be a secret in nginx.conf, and in
+     * every message that quotes the url: an "@" before the path is
+     * refused first, without quoting it; libcurl's parse below is the
+     * second check.
+     */
+
+    s = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
+
+    if (s && value[1].data + value[1].len - s > 3
+        && s[1] == '/' && s[2] == '/')
+    {
+        for (s += 3; s < value[1].data + value[1].len; s++) {
+            if (*s == '/' || *s == '?' || *s == '#') {
+                break;
+            }
+
+            if (*s == '@') {
+                goto userinfo;
+            }
+        }
     }
 
     if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
@@ -1049,11 +1073,6 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
 
     curl_free(host);
 
-    /*
-     * "https://user:key@host/" would be a secret in nginx.conf, and in
-     * every message that quotes the url: it is refused without quoting it
-     */
-
     user = NULL;
     pass = NULL;
 
@@ -1065,17 +1084,21 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
         curl_free(pass);
         curl_url_cleanup(u);
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"url\" in provider \"%V\": it holds "
-                           "a user name or password (\"user:pass@\"); the "
-                           "credential comes from \"credential\"",
-                           &p->name);
-        return NGX_CONF_ERROR;
+        goto userinfo;
     }
 
     curl_url_cleanup(u);
 
     return NGX_CONF_OK;
+
+userinfo:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"url\" in provider \"%V\": it holds a "
+                       "user name or password (\"user:pass@\"); the "
+                       "credential comes from \"credential\"", &p->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -531,3 +531,19 @@ location = /wait {
 ]
 --- error_code eval
 [200, 503, 503, 503, 503, 200, 503, 200, 503]
+
+
+
+=== TEST 26: userinfo is refused before any message could quote the url
+--- http_config
+provider_gate_provider kie {
+    preset      kie;
+    url         ftp://user:sk-in-the-url-0123@127.0.0.1:$TEST_NGINX_RAND_PORT_1/credit;
+    credential  env:KIE_API_KEY;
+}
+--- config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "url" in provider "kie": it holds a user name or password \("user:pass@"\); the credential comes from "credential" in \S+nginx\.conf:\d+/
+--- no_error_log
+sk-in-the-url
