@@ -2,6 +2,7 @@
 #
 #   make            build build/ngx_http_provider_gate_module.so
 #   make test       install what is missing, build, run every test
+#   make test-faults  the slow fault suites: reloads under load, SIGKILL
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
 #
@@ -37,7 +38,7 @@ DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test unit t demo clean
+.PHONY: all deps test unit t test-faults demo clean
 
 all: $(MODULE)
 
@@ -172,6 +173,15 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
+
+# faults/*.t: a worker killed mid-poll, reloads under a bounded load; plain
+# Test::More files with an nginx of their own, slower than the rest
+
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(CURDIR)/$(MODULE) $(ECHO_MODULE)" \
+	prove -v faults/
 
 # the demo: conf.example with its mock provider, in the foreground
 

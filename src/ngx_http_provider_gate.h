@@ -123,6 +123,7 @@ typedef struct {
     pg_latch_t                     latch;
 
     pg_history_t                   history;       /* recent good polls */
+    pg_settle_t                    settle;        /* marks of "debited" */
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -263,6 +264,7 @@ typedef struct {
 
     ngx_array_t                   *passive;       /* rule_t */
     ngx_msec_t                     hold;
+    ngx_msec_t                     settle;        /* late charges; 0: none */
     ngx_msec_t                     alert_before;  /* 0: none */
     pg_latch_conf_t                latch;
     unsigned                       has_balance:1; /* a url to poll */
@@ -310,6 +312,8 @@ typedef struct {
     ngx_array_t                    gates;        /* gate_t * to resolve */
     ngx_shm_zone_t                *shm_zone;
     ngx_str_t                      state_file;    /* empty: none */
+    ngx_str_t                      zone_file;     /* NULL: the default */
+    ngx_uint_t                     zone_line;
     ngx_slab_pool_t               *shpool;
     ngx_http_provider_gate_shctx_t *sh;
     ngx_int_t                      status_index;

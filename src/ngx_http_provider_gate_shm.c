@@ -203,9 +203,10 @@ ngx_http_provider_gate_shm_wall_ms(void)
  * The lease also keeps the debits counted so far, read now, before the
  * request goes out: its answer will be the balance as of about now, and
  * whatever is debited from here on stays debited (a debit that races
- * with this read is counted again rather than forgotten).  A provider
- * that charges late would read, in place of "now", the total as it stood
- * some time before, from a few buckets of it kept by time.
+ * with this read is counted again rather than forgotten).  With
+ * "settle", for a provider that charges late, it is the total as it
+ * stood at least "settle" before now, from the marks pg_settle_mark()
+ * keeps here and in commit.
  */
 
 ngx_uint_t
@@ -244,7 +245,9 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
-    node->lease_base = node->debited;
+    pg_settle_mark(&node->settle, now, node->debited, p->settle);
+    node->lease_base = pg_settle_base(&node->settle, now, p->settle,
+                                      node->debited, node->base);
     node->lease_start = now;
 
     /* this poll answers whatever was asked before it */
@@ -869,7 +872,32 @@ void
 ngx_http_provider_gate_shm_commit(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost)
 {
-    (void) ngx_atomic_fetch_add(&p->node->debited, (ngx_atomic_int_t) cost);
+    ngx_http_provider_gate_node_t       *node;
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    node = p->node;
+
+    (void) ngx_atomic_fetch_add(&node->debited, (ngx_atomic_int_t) cost);
+
+    /*
+     * With "settle", a mark of the total a few times per settle period,
+     * so that polls need not wait for the claims' marks; the read before
+     * the lock only saves it, the mark checks again under it, and a busy
+     * lock leaves the mark to the next debit.
+     */
+
+    if (!pg_settle_due(&node->settle, ngx_current_msec, p->settle)) {
+        return;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_provider_gate_module);
+
+    if (ngx_shmtx_trylock(&pmcf->shpool->mutex)) {
+        pg_settle_mark(&node->settle, ngx_current_msec, node->debited,
+                       p->settle);
+        ngx_shmtx_unlock(&pmcf->shpool->mutex);
+    }
 }
 
 
