@@ -152,6 +152,14 @@ pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
         memcpy(scratch + tail->len, s, len);
         n = tail->len + len;
 
+        /*
+         * pcre2's JIT scans the subject a vector at a time and may load
+         * the bytes just past its end: they cannot change the result, but
+         * memcheck reports a jump on them when they are left as the stack
+         * had them
+         */
+        memset(scratch + n, 0, sizeof(scratch) - n);
+
         rc = pg_regex_exec(re, scratch, n, tail->start, PCRE2_PARTIAL_HARD,
                            &partial);
 
@@ -169,6 +177,8 @@ pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
     if (tail->started) {
         memcpy(scratch, tail->buf, tail->len);
         memcpy(scratch + tail->len, s, PG_REGEX_TAIL);
+        memset(scratch + tail->len + PG_REGEX_TAIL, 0,
+               sizeof(scratch) - tail->len - PG_REGEX_TAIL);
 
         if (pg_regex_exec(re, scratch, tail->len + PG_REGEX_TAIL,
                           tail->start, PCRE2_PARTIAL_HARD, &partial)
