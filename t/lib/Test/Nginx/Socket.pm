@@ -64,7 +64,8 @@ C<TEST_NGINX_LOAD_MODULES>, C<TEST_NGINX_NO_SHUFFLE>,
 C<TEST_NGINX_LOG_LEVEL>, C<TEST_NGINX_TIMEOUT>, C<TEST_NGINX_SLEEP>,
 C<TEST_NGINX_NO_CLEAN>, C<TEST_NGINX_RANDOMIZE>, C<TEST_NGINX_VERBOSE>,
 C<TEST_NGINX_USE_VALGRIND>, C<TEST_NGINX_CHECK_ACCUM_ERR_LOG>,
-C<TEST_NGINX_MASTER_PROCESS>. C<$TEST_NGINX_*> variables are expanded in
+C<TEST_NGINX_MASTER_PROCESS>, C<TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR>,
+C<TEST_NGINX_VALGRIND_SLOWDOWN>. C<$TEST_NGINX_*> variables are expanded in
 the config sections, requests and user files; C<$TEST_NGINX_RAND_PORT_N>
 gives a free port, the same one throughout a block.
 
@@ -72,7 +73,8 @@ Differences from upstream: an nginx that fails to start fails its block at
 once (one failed assertion, with nginx's message) and the run goes on;
 authoring errors (unknown section, missing variable, scalar expectations
 for several requests, ...) die, stopping the file rather than the whole
-C<prove> run; valgrind reports fail the block.
+C<prove> run; valgrind reports fail the block; under valgrind, read
+timeouts are TEST_NGINX_VALGRIND_SLOWDOWN (10) times longer.
 
 =cut
 
@@ -303,6 +305,10 @@ sub run_requests {
     my $total = $pipelined ? @$pipelined : @$requests;
     my $need_array = $pipelined || @$requests > 1;
     my $timeout = parse_time(scalar $block->timeout) // timeout();
+
+    # memcheck runs nginx 10 to 50 times slower: a read timeout is only
+    # a bound, so it grows (a "--- wait" does not: it is what is tested)
+    $timeout *= $ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10 if $UseValgrind;
     my $wait = parse_time(scalar $block->wait);
 
     my $idx = 0;

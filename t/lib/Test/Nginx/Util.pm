@@ -401,14 +401,24 @@ _EOC_
 
 # --- the nginx process ------------------------------------------------------
 
-our $OwnSuppressions = File::Spec->rel2abs(dirname(__FILE__) . '/valgrind.suppress');
+# As upstream test-nginx builds it: memcheck with leak checking, the
+# suppressions of ./valgrind.suppress (the top of the module's tree, where
+# prove runs), and --exit-on-first-error with
+# TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR; a value that is not a number is
+# valgrind's options. --keep-debuginfo names the frames of a module that a
+# reload has unloaded, where a leak of the module's would otherwise be
+# "???".
+our $ValgrindExitOnFirstErr = $ENV{TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR};
 
 sub valgrind_command {
     return () unless $UseValgrind;
     return ('valgrind', '-q', split ' ', $UseValgrind) if $UseValgrind !~ /^\d+$/;
-    return ('valgrind', '-q', '--num-callers=100', '--tool=memcheck',
-            '--leak-check=full', '--show-possibly-lost=no',
-            '--gen-suppressions=all', "--suppressions=$OwnSuppressions",
+    return ('valgrind', '--num-callers=100', '-q', '--tool=memcheck',
+            '--leak-check=full', '--keep-debuginfo=yes',
+            '--show-possibly-lost=no',
+            ($ValgrindExitOnFirstErr
+             ? ('--exit-on-first-error=yes', '--error-exitcode=1') : ()),
+            '--gen-suppressions=all',
             (-f 'valgrind.suppress' ? '--suppressions=valgrind.suppress' : ()));
 }
 
