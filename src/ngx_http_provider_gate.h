@@ -81,7 +81,7 @@
  * last_error_time are wall-clock milliseconds, for people.
  */
 typedef struct {
-    ngx_queue_t                    queue;
+    ngx_str_node_t                 by_name;       /* in sh->names */
 
     ngx_atomic_t                   state;         /* PG_STATE_* */
     ngx_atomic_t                   avail;         /* balance - debited */
@@ -189,7 +189,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_queue_t                    records;
+    ngx_rbtree_t                   names;         /* records by name */
+    ngx_rbtree_node_t              sentinel;
     ngx_queue_t                    sinks;
     uint64_t                       seq;           /* of the last event */
     ngx_http_provider_gate_event_t *outbox;       /* NULL: no webhooks */
@@ -308,6 +309,8 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                    providers;    /* provider_t * */
+    ngx_hash_keys_arrays_t        *names_keys;   /* while parsing */
+    ngx_hash_t                     names;        /* name: provider_t * */
     ngx_array_t                    webhooks;     /* webhook_t */
     ngx_array_t                    gates;        /* gate_t * to resolve */
     ngx_shm_zone_t                *shm_zone;
@@ -353,6 +356,10 @@ extern ngx_module_t  ngx_http_provider_gate_module;
 /* provider.c */
 char *ngx_http_provider_gate_provider(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+
+/* module.c */
+ngx_http_provider_gate_provider_t *ngx_http_provider_gate_find(
+    ngx_http_provider_gate_main_conf_t *pmcf, ngx_str_t *name);
 
 /* shm.c */
 ngx_int_t ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone,

@@ -39,6 +39,8 @@ static char *ngx_http_provider_gate_status_code(ngx_conf_t *cf, void *post,
 static char *ngx_http_provider_gate_passive_mode(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
+static ngx_int_t ngx_http_provider_gate_names(ngx_conf_t *cf,
+    ngx_http_provider_gate_main_conf_t *pmcf);
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
 static ngx_int_t ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
@@ -248,9 +250,9 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
 
     u_char                              *p;
     ngx_str_t                            provider;
-    ngx_uint_t                           i, which;
+    ngx_uint_t                           which;
     ngx_http_provider_gate_node_t       *node;
-    ngx_http_provider_gate_provider_t  **providers;
+    ngx_http_provider_gate_provider_t   *prov;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
     static ngx_str_t  prefixes[] = {
@@ -274,59 +276,48 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
     provider.data = name->data + prefixes[which].len;
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
-    providers = pmcf->providers.elts;
 
-    for (i = 0; i < pmcf->providers.nelts; i++) {
+    prov = ngx_http_provider_gate_find(pmcf, &provider);
 
-        if (providers[i]->name.len != provider.len
-            || ngx_strncmp(providers[i]->name.data, provider.data,
-                           provider.len) != 0)
-        {
-            continue;
-        }
-
-        node = providers[i]->node;
-
-        switch (which) {
-
-        case 0:
-            if (node->state == PG_STATE_UNKNOWN
-                || !providers[i]->has_balance)
-            {
-                v->not_found = 1;
-                return NGX_OK;
-            }
-
-            p = ngx_pnalloc(r->pool, PG_AMOUNT_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            v->len = pg_amount_format((char *) p, PG_AMOUNT_LEN,
-                                      node->balance);
-            v->data = p;
-            break;
-
-        case 1:
-            p = (u_char *) pg_state_name(node->state);
-            v->len = ngx_strlen(p);
-            v->data = p;
-            break;
-
-        default:
-            v->len = 1;
-            v->data = (u_char *) (node->latch.disputed ? "1" : "0");
-            break;
-        }
-
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 0;
-
+    if (prov == NULL) {
+        v->not_found = 1;
         return NGX_OK;
     }
 
-    v->not_found = 1;
+    node = prov->node;
+
+    switch (which) {
+
+    case 0:
+        if (node->state == PG_STATE_UNKNOWN || !prov->has_balance) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, PG_AMOUNT_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = pg_amount_format((char *) p, PG_AMOUNT_LEN, node->balance);
+        v->data = p;
+        break;
+
+    case 1:
+        p = (u_char *) pg_state_name(node->state);
+        v->len = ngx_strlen(p);
+        v->data = p;
+        break;
+
+    default:
+        v->len = 1;
+        v->data = (u_char *) (node->latch.disputed ? "1" : "0");
+        break;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }
@@ -389,6 +380,10 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_uint_t                          i;
     ngx_http_provider_gate_provider_t **providers, *p;
+
+    if (ngx_http_provider_gate_names(cf, pmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_provider_gate_resolve(cf, pmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -577,7 +572,7 @@ static ngx_int_t
 ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf)
 {
-    ngx_uint_t                          i, j;
+    ngx_uint_t                          i;
     ngx_http_provider_gate_gate_t     **gates, *g;
     ngx_http_provider_gate_provider_t **providers, *p;
 
@@ -592,16 +587,7 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     for (i = 0; i < pmcf->gates.nelts; i++) {
         g = gates[i];
 
-        for (j = 0; j < pmcf->providers.nelts; j++) {
-            p = providers[j];
-
-            if (p->name.len == g->name.len
-                && ngx_strncmp(p->name.data, g->name.data, g->name.len) == 0)
-            {
-                g->provider = p;
-                break;
-            }
-        }
+        g->provider = ngx_http_provider_gate_find(pmcf, &g->name);
 
         if (g->provider == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -633,6 +619,71 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The providers by name, in a hash as nginx's map module builds its own:
+ * the gates, the $provider_gate_*_NAME variables, ?provider= of the
+ * status page and of refresh each find one in O(1) among thousands.
+ * Names are lowercase already, as ngx_hash_find() wants them.
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_names(ngx_conf_t *cf,
+    ngx_http_provider_gate_main_conf_t *pmcf)
+{
+    size_t           longest;
+    ngx_uint_t       i;
+    ngx_hash_key_t  *keys;
+    ngx_hash_init_t  hash;
+
+    if (pmcf->names_keys == NULL) {
+        return NGX_OK;
+    }
+
+    keys = pmcf->names_keys->keys.elts;
+    longest = 0;
+
+    for (i = 0; i < pmcf->names_keys->keys.nelts; i++) {
+        if (keys[i].key.len > longest) {
+            longest = keys[i].key.len;
+        }
+    }
+
+    /* a bucket holds the longest name, its value and the terminator */
+
+    hash.hash = &pmcf->names;
+    hash.key = ngx_hash_key;
+    hash.max_size = ngx_max(2 * pmcf->names_keys->keys.nelts, 1024);
+    hash.bucket_size = ngx_align(ngx_max(64, 2 * sizeof(void *)
+                                             + ngx_align(longest + 2,
+                                                         sizeof(void *))),
+                                 ngx_cacheline_size);
+    hash.name = "provider_gate_names_hash";
+    hash.pool = cf->pool;
+    hash.temp_pool = NULL;
+
+    if (ngx_hash_init(&hash, keys, pmcf->names_keys->keys.nelts) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pmcf->names_keys = NULL;
+
+    return NGX_OK;
+}
+
+
+ngx_http_provider_gate_provider_t *
+ngx_http_provider_gate_find(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_str_t *name)
+{
+    if (pmcf->names.buckets == NULL) {
+        return NULL;
+    }
+
+    return ngx_hash_find(&pmcf->names, ngx_hash_key(name->data, name->len),
+                         name->data, name->len);
 }
 
 

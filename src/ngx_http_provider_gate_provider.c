@@ -282,25 +282,13 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
 
     char                                *rv;
     u_char                               c;
+    ngx_int_t                            rc;
     ngx_str_t                           *value;
     ngx_uint_t                           i;
     ngx_conf_t                           save;
     ngx_http_provider_gate_provider_t   *p, **pp;
 
     value = cf->args->elts;
-
-    pp = pmcf->providers.elts;
-
-    for (i = 0; i < pmcf->providers.nelts; i++) {
-        if (pp[i]->name.len == value[1].len
-            && ngx_strncmp(pp[i]->name.data, value[1].data, value[1].len)
-               == 0)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "duplicate provider \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
-        }
-    }
 
     /*
      * The name ends variable names ($provider_gate_state_NAME), which nginx
@@ -330,6 +318,43 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
 
     p = ngx_pcalloc(cf->pool, sizeof(ngx_http_provider_gate_provider_t));
     if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Names go into a hash as they come, which finds a duplicate in O(1):
+     * with thousands of providers a scan of the ones before would make
+     * the configuration O(N^2).  The hash itself is built in
+     * init_main_conf.
+     */
+
+    if (pmcf->names_keys == NULL) {
+        pmcf->names_keys = ngx_pcalloc(cf->temp_pool,
+                                       sizeof(ngx_hash_keys_arrays_t));
+        if (pmcf->names_keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->names_keys->pool = cf->pool;
+        pmcf->names_keys->temp_pool = cf->temp_pool;
+
+        if (ngx_hash_keys_array_init(pmcf->names_keys, NGX_HASH_LARGE)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rc = ngx_hash_add_key(pmcf->names_keys, &value[1], p,
+                          NGX_HASH_READONLY_KEY);
+
+    if (rc == NGX_BUSY) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate provider \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rc != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -77,7 +77,7 @@ ngx_http_provider_gate_refresh_handler(ngx_http_request_t *r)
     ngx_str_t                            arg, name;
     ngx_msec_t                           now, step, when, soonest, delay;
     ngx_uint_t                           i, first, last, polls, wake;
-    ngx_http_provider_gate_provider_t  **providers, *p;
+    ngx_http_provider_gate_provider_t  **providers, *p, *one;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
     if (r->method != NGX_HTTP_POST) {
@@ -109,21 +109,14 @@ ngx_http_provider_gate_refresh_handler(ngx_http_request_t *r)
         ngx_unescape_uri(&dst, &src, arg.len, 0);
         name.len = dst - name.data;
 
-        for (i = 0; i < pmcf->providers.nelts; i++) {
-            if (providers[i]->name.len == name.len
-                && ngx_strncmp(providers[i]->name.data, name.data, name.len)
-                   == 0)
-            {
-                break;
-            }
-        }
+        one = ngx_http_provider_gate_find(pmcf, &name);
 
-        if (i == pmcf->providers.nelts) {
+        if (one == NULL) {
             return ngx_http_provider_gate_refresh_unknown(r, &name);
         }
 
-        first = i;
-        last = i + 1;
+        first = one->index;
+        last = one->index + 1;
     }
 
     /* one byte of flags per provider; one more for a zone with none */

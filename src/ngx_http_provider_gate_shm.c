@@ -76,7 +76,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
-        ngx_queue_init(&sh->records);
+        ngx_rbtree_init(&sh->names, &sh->sentinel,
+                        ngx_str_rbtree_insert_value);
         ngx_queue_init(&sh->sinks);
 
         sh->generation = ngx_http_provider_gate_shm_wall_ms();
@@ -143,26 +144,28 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* the caller holds the zone mutex */
+/*
+ * The caller holds the zone mutex.  Records are found in a tree by name,
+ * so that binding thousands of them at each reload is O(N log N) and not
+ * a scan of all the records for each one.
+ */
 
 static ngx_http_provider_gate_node_t *
 ngx_http_provider_gate_shm_bind(ngx_http_provider_gate_shctx_t *sh,
     ngx_slab_pool_t *shpool, ngx_str_t *name)
 {
-    ngx_queue_t                    *q;
+    uint32_t                        hash;
+    ngx_str_node_t                 *sn;
     ngx_http_provider_gate_node_t  *node;
 
-    for (q = ngx_queue_head(&sh->records);
-         q != ngx_queue_sentinel(&sh->records);
-         q = ngx_queue_next(q))
-    {
-        node = ngx_queue_data(q, ngx_http_provider_gate_node_t, queue);
+    hash = ngx_crc32_short(name->data, name->len);
 
-        if (node->name_len == name->len
-            && ngx_strncmp(node->name, name->data, name->len) == 0)
-        {
-            return node;
-        }
+    sn = ngx_str_rbtree_lookup(&sh->names, name, hash);
+
+    if (sn) {
+        return (ngx_http_provider_gate_node_t *)
+                   ((u_char *) sn
+                    - offsetof(ngx_http_provider_gate_node_t, by_name));
     }
 
     node = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_provider_gate_node_t)
@@ -176,7 +179,10 @@ ngx_http_provider_gate_shm_bind(ngx_http_provider_gate_shctx_t *sh,
     node->name_len = name->len;
     ngx_memcpy(node->name, name->data, name->len);
 
-    ngx_queue_insert_tail(&sh->records, &node->queue);
+    node->by_name.node.key = hash;
+    node->by_name.str.len = name->len;
+    node->by_name.str.data = node->name;
+    ngx_rbtree_insert(&sh->names, &node->by_name.node);
 
     return node;
 }

@@ -624,15 +624,7 @@ ngx_http_provider_gate_status_snapshot(ngx_http_request_t *r,
     one = NULL;
 
     if (name) {
-        for (i = 0; i < n; i++) {
-            if (providers[i]->name.len == name->len
-                && ngx_strncmp(providers[i]->name.data, name->data,
-                               name->len) == 0)
-            {
-                one = providers[i];
-                break;
-            }
-        }
+        one = ngx_http_provider_gate_find(pmcf, name);
 
         if (one == NULL) {
             return NGX_DECLINED;
