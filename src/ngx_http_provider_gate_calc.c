@@ -325,6 +325,25 @@ pg_jitter_ms(uint64_t ms, unsigned percent, uint32_t rnd)
 }
 
 
+uint64_t
+pg_spread_ms(uint64_t k, uint64_t n)
+{
+    if (n <= 1 || k >= n) {
+        return (n <= 1) ? 0 : pg_spread_ms(n - 1, n);
+    }
+
+    if (n - 1 <= PG_SPREAD_WINDOW / PG_SPREAD_STEP) {
+        return k * PG_SPREAD_STEP;
+    }
+
+    if (n - 1 <= PG_SPREAD_WINDOW / PG_SPREAD_MIN) {
+        return k * PG_SPREAD_WINDOW / (n - 1);
+    }
+
+    return k * PG_SPREAD_MIN;
+}
+
+
 static size_t
 pg_skip_digits(const char *s, size_t len, size_t p)
 {

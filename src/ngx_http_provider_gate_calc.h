@@ -61,5 +61,18 @@ int pg_admit(pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost);
 uint64_t pg_backoff_ms(uint64_t interval_ms, unsigned failures);
 uint64_t pg_jitter_ms(uint64_t ms, unsigned percent, uint32_t rnd);
 
+/*
+ * When the k-th (from 0) of n polls that are due together goes out, in
+ * ms from the first: PG_SPREAD_STEP apart while they fit PG_SPREAD_WINDOW,
+ * then closer so that they still do, but never closer than
+ * PG_SPREAD_MIN: a thousand providers are polled within a second, ten
+ * thousand within ten, never in one burst.
+ */
+#define PG_SPREAD_STEP    10
+#define PG_SPREAD_WINDOW  1000
+#define PG_SPREAD_MIN     1
+
+uint64_t pg_spread_ms(uint64_t k, uint64_t n);
+
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_CALC_H_INCLUDED_ */

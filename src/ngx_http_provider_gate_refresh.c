@@ -17,14 +17,6 @@
 #include "ngx_http_provider_gate.h"
 
 
-/*
- * Refreshing every provider: their polls go out this many ms apart, and
- * all within the window, so that a fleet of providers is not polled in
- * one burst (64 providers at most fit the window at 10 ms).
- */
-#define NGX_HTTP_PROVIDER_GATE_REFRESH_STEP       10
-#define NGX_HTTP_PROVIDER_GATE_REFRESH_WINDOW     1000
-
 /* in the handler's own flags: nothing to refresh for this provider */
 #define NGX_HTTP_PROVIDER_GATE_REFRESH_UNCHANGED  0x80
 
@@ -75,8 +67,8 @@ ngx_http_provider_gate_refresh_handler(ngx_http_request_t *r)
     u_char                              *flags, *dst, *src;
     ngx_int_t                            rc;
     ngx_str_t                            arg, name;
-    ngx_msec_t                           now, step, when, soonest, delay;
-    ngx_uint_t                           i, first, last, polls, wake;
+    ngx_msec_t                           now, when, soonest, delay;
+    ngx_uint_t                           i, n, first, last, polls, wake;
     ngx_http_provider_gate_provider_t  **providers, *p, *one;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
@@ -134,13 +126,12 @@ ngx_http_provider_gate_refresh_handler(ngx_http_request_t *r)
         }
     }
 
-    step = NGX_HTTP_PROVIDER_GATE_REFRESH_STEP;
+    /*
+     * Refreshing every provider: their polls are spread out by
+     * pg_spread_ms(), so that a fleet is not polled in one burst.
+     */
 
-    if (polls > 1) {
-        step = ngx_min(step, NGX_HTTP_PROVIDER_GATE_REFRESH_WINDOW
-                             / (polls - 1));
-    }
-
+    n = polls;
     now = ngx_current_msec;
     polls = 0;
     wake = 0;
@@ -148,7 +139,7 @@ ngx_http_provider_gate_refresh_handler(ngx_http_request_t *r)
 
     for (i = first; i < last; i++) {
         p = providers[i];
-        when = now + polls * step;
+        when = now + (ngx_msec_t) pg_spread_ms(polls, n);
 
         flags[i] = (u_char) ngx_http_provider_gate_shm_refresh(pmcf, p,
                                                                &when);

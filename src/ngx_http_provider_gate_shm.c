@@ -25,6 +25,8 @@
 static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
     ngx_http_provider_gate_shctx_t *sh, ngx_slab_pool_t *shpool,
     ngx_str_t *name);
+static void ngx_http_provider_gate_shm_spread(
+    ngx_http_provider_gate_main_conf_t *pmcf);
 static uint64_t ngx_http_provider_gate_shm_wall_ms(void);
 static void ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
     ngx_http_provider_gate_provider_t *p);
@@ -138,6 +140,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_http_provider_gate_statefile_load(pmcf, shm_zone->shm.log);
     }
 
+    ngx_http_provider_gate_shm_spread(pmcf);
+
     ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
@@ -185,6 +189,41 @@ ngx_http_provider_gate_shm_bind(ngx_http_provider_gate_shctx_t *sh,
     ngx_rbtree_insert(&sh->names, &node->by_name.node);
 
     return node;
+}
+
+
+/*
+ * The first polls of the providers never polled yet (all of them at
+ * start, the new ones at a reload), spread out by pg_spread_ms() rather
+ * than all due at once: a thousand providers would otherwise open a
+ * thousand connections in the workers' first tick.  The caller holds
+ * the zone mutex; a record never leased has never been polled.
+ */
+
+static void
+ngx_http_provider_gate_shm_spread(ngx_http_provider_gate_main_conf_t *pmcf)
+{
+    ngx_uint_t                           i, k, n;
+    ngx_msec_t                           now;
+    ngx_http_provider_gate_node_t       *node;
+    ngx_http_provider_gate_provider_t  **providers;
+
+    providers = pmcf->providers.elts;
+    now = ngx_current_msec;
+
+    for (n = 0, i = 0; i < pmcf->providers.nelts; i++) {
+        if (providers[i]->has_balance && providers[i]->node->lease_seq == 0) {
+            n++;
+        }
+    }
+
+    for (k = 0, i = 0; i < pmcf->providers.nelts; i++) {
+        node = providers[i]->node;
+
+        if (providers[i]->has_balance && node->lease_seq == 0) {
+            node->next_poll = now + (ngx_msec_t) pg_spread_ms(k++, n);
+        }
+    }
 }
 
 

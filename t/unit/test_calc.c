@@ -394,6 +394,49 @@ test_backoff(void)
 
 
 static void
+test_spread(void)
+{
+    uint64_t  k, prev, r;
+
+    /* one poll, or none: at once */
+    CHECK_UINT(pg_spread_ms(0, 0), 0);
+    CHECK_UINT(pg_spread_ms(0, 1), 0);
+
+    /* up to 101: 10 ms apart */
+    CHECK_UINT(pg_spread_ms(0, 2), 0);
+    CHECK_UINT(pg_spread_ms(1, 2), 10);
+    CHECK_UINT(pg_spread_ms(100, 101), 1000);
+
+    /* then within the second */
+    CHECK_UINT(pg_spread_ms(101, 102), 1000);
+    CHECK_UINT(pg_spread_ms(50, 102), 495);
+    CHECK_UINT(pg_spread_ms(999, 1000), 1000);
+    CHECK_UINT(pg_spread_ms(1000, 1001), 1000);
+    CHECK_UINT(pg_spread_ms(500, 1001), 500);
+
+    /* beyond a thousand: 1 ms apart, never all at once */
+    CHECK_UINT(pg_spread_ms(1, 1002), 1);
+    CHECK_UINT(pg_spread_ms(9999, 10000), 9999);
+    CHECK_UINT(pg_spread_ms(5000, 10000), 5000);
+
+    /* k past the end is the last one */
+    CHECK_UINT(pg_spread_ms(7, 3), 20);
+    CHECK_UINT(pg_spread_ms(UINT64_MAX, 10000), 9999);
+
+    /* in order, and at most 10 polls in any ms */
+    for (r = 2; r <= 20000; r = r * 3 + 1) {
+        prev = 0;
+
+        for (k = 0; k < r; k++) {
+            CHECK(pg_spread_ms(k, r) >= prev);
+            prev = pg_spread_ms(k, r);
+            CHECK(k < 10 || pg_spread_ms(k, r) > pg_spread_ms(k - 10, r));
+        }
+    }
+}
+
+
+static void
 test_jitter(void)
 {
     unsigned  i, counts[21], lo, hi;
@@ -532,6 +575,7 @@ main(void)
     test_admit();
     test_backoff();
     test_jitter();
+    test_spread();
 
     PG_TEST_DONE();
 }
