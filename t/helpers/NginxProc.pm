@@ -21,6 +21,7 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
+use Valgrind;
 
 sub new {
     my ($class) = @_;
@@ -35,7 +36,8 @@ sub new {
         nginx   => $ENV{TEST_NGINX_BINARY} || 'nginx',
         modules => [ split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '') ],
         owner   => $$,
-        http    => HTTP::Tiny->new(timeout => 5, keep_alive => 0),
+        http    => HTTP::Tiny->new(timeout => Valgrind::enabled() ? 50 : 5,
+                                   keep_alive => 0),
     }, $class;
 }
 
@@ -88,8 +90,8 @@ sub start {
 
     if ($pid == 0) {
         open STDERR, '>', "$self->{prefix}/logs/stderr.log";
-        exec $self->{nginx}, '-p', "$self->{prefix}/", '-c',
-             'conf/nginx.conf';
+        exec Valgrind::command("$self->{prefix}/logs"), $self->{nginx},
+             '-p', "$self->{prefix}/", '-c', 'conf/nginx.conf';
         die "exec: $!";
     }
 
@@ -106,6 +108,11 @@ sub signal {
 sub get {
     my ($self, $url) = @_;
     return $self->{http}->get($url);
+}
+
+sub get_post {
+    my ($self, $url) = @_;
+    return $self->{http}->post_form($url, {});
 }
 
 sub lines {
@@ -132,6 +139,7 @@ sub stop {
     kill 'TERM', $self->{pid};
     waitpid $self->{pid}, 0;
     delete $self->{pid};
+    Valgrind::check("$self->{prefix}/logs");
 }
 
 sub DESTROY { $_[0]->stop }
