@@ -11,6 +11,9 @@
 use strict;
 use warnings;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use Valgrind;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -126,7 +129,7 @@ sub lines {
     return <$fh>;
 }
 
-my $http = HTTP::Tiny->new(timeout => 5);
+my $http = HTTP::Tiny->new(timeout => 5 * Valgrind::slowdown());
 
 sub get { return $http->get("http://127.0.0.1:$port$_[0]") }
 
@@ -140,7 +143,7 @@ sub generation {
 # polls "what" until it returns true or the deadline passes
 sub within {
     my ($seconds, $what) = @_;
-    my $end = time + $seconds;
+    my $end = time + $seconds * Valgrind::slowdown();
     while (time < $end) {
         my $r = $what->();
         return $r if $r;
@@ -157,7 +160,8 @@ write_conf(1, '');
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
     open STDERR, '>', "$prefix/logs/stderr.log";
-    exec $nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf';
+    exec Valgrind::command("$prefix/logs"), $nginx, '-p', "$prefix/", '-c',
+        'conf/nginx.conf';
     die "exec: $!";
 }
 
@@ -232,5 +236,13 @@ ok((grep { /Bearer rk-first/ } lines('rotated.log')),
 
 my @bad = grep { /\[(alert|crit|emerg)\]/ } lines('error.log');
 is "@bad", '', 'no alert, crit or emerg in error.log';
+
+# under valgrind nginx stops here, so that its reports can be checked
+if (Valgrind::enabled()) {
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    undef $pid;
+    Valgrind::check("$prefix/logs");
+}
 
 done_testing();

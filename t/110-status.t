@@ -21,6 +21,9 @@ use strict;
 use warnings;
 use B;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use Valgrind;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -212,7 +215,8 @@ EOC
 my $pid = fork // die "fork: $!";
 if ($pid == 0) {
     open STDERR, '>', "$prefix/logs/stderr.log";
-    exec $nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf';
+    exec Valgrind::command("$prefix/logs"), $nginx, '-p', "$prefix/", '-c',
+        'conf/nginx.conf';
     die "exec: $!";
 }
 
@@ -240,7 +244,7 @@ if ($writer == 0) {
     POSIX::_exit(0);
 }
 
-my $http = HTTP::Tiny->new(timeout => 10);
+my $http = HTTP::Tiny->new(timeout => 10 * Valgrind::slowdown());
 
 sub get {
     my ($path, %headers) = @_;
@@ -250,7 +254,7 @@ sub get {
 
 sub within {
     my ($seconds, $what) = @_;
-    my $end = time + $seconds;
+    my $end = time + $seconds * Valgrind::slowdown();
     while (time < $end) {
         my $r = eval { $what->() };
         return $r if $r;
@@ -636,6 +640,14 @@ SKIP: {
        'and in Prometheus';
     ok $p->{series}{'provider_gate_seconds_to_empty,provider=burn'},
        'with the time to empty';
+}
+
+# under valgrind nginx stops here, so that its reports can be checked
+if (Valgrind::enabled()) {
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    undef $pid;
+    Valgrind::check("$prefix/logs");
 }
 
 done_testing();

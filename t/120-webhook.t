@@ -25,6 +25,9 @@
 use strict;
 use warnings;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/helpers";
+use Valgrind;
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -202,7 +205,8 @@ sub start_nginx {
     $pid = fork // die "fork: $!";
     if ($pid == 0) {
         open STDERR, '>', "$prefix/logs/stderr.log";
-        exec $nginx, '-p', "$prefix/", '-c', 'conf/nginx.conf';
+        exec Valgrind::command("$prefix/logs"), $nginx, '-p', "$prefix/", '-c',
+        'conf/nginx.conf';
         die "exec: $!";
     }
 }
@@ -233,7 +237,7 @@ if ($writer == 0) {
 my $started = time;
 start_nginx();
 
-my $http = HTTP::Tiny->new(timeout => 10);
+my $http = HTTP::Tiny->new(timeout => 10 * Valgrind::slowdown());
 
 sub get {
     my ($path) = @_;
@@ -242,7 +246,7 @@ sub get {
 
 sub within {
     my ($seconds, $what) = @_;
-    my $end = time + $seconds;
+    my $end = time + $seconds * Valgrind::slowdown();
     while (time < $end) {
         my $r = eval { $what->() };
         return $r if $r;
@@ -497,5 +501,13 @@ like read_file('logs/error.log'), qr/\[debug\]/,
 
 unlike read_file('logs/error.log'), qr/\[(alert|crit|emerg)\]/,
        'no alert';
+
+# under valgrind nginx stops here, so that its reports can be checked
+if (Valgrind::enabled()) {
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    undef $pid;
+    Valgrind::check("$prefix/logs");
+}
 
 done_testing();

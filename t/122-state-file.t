@@ -32,6 +32,12 @@ plan skip_all => 'TEST_NGINX_LOAD_MODULES does not name the module'
 plan skip_all => 'the echo module is needed'
     unless grep { /ngx_http_echo_module\.so$/ } @modules;
 
+# a daemon and a binary upgrade: nginx forks its master away and USR2
+# execs a new one, both out of memcheck's reach (and the restart's
+# deadlines are the point of the test)
+plan skip_all => 'not under valgrind: daemonised masters and USR2'
+    if $ENV{TEST_NGINX_USE_VALGRIND};
+
 # USR2 execs the binary again by the name it was started with
 $nginx = `command -v $nginx` =~ s/\s+\z//r unless $nginx =~ m{/};
 

@@ -6,6 +6,7 @@ package Valgrind;
 # under the prefix's logs/, and a check that fails on any report.
 #
 #     exec Valgrind::command("$prefix/logs"), $nginx, '-p', ...;
+#     my $end = time + 5 * Valgrind::slowdown();
 #     ...
 #     Valgrind::check("$prefix/logs");     # after nginx has exited
 
@@ -16,6 +17,11 @@ use Cwd qw(abs_path);
 use Test::More ();
 
 sub enabled { $ENV{TEST_NGINX_USE_VALGRIND} }
+
+# how much longer a deadline is under memcheck (as the runner's reads)
+sub slowdown {
+    return enabled() ? ($ENV{TEST_NGINX_VALGRIND_SLOWDOWN} || 10) : 1;
+}
 
 sub command {
     my ($logs) = @_;
@@ -34,7 +40,11 @@ sub check {
     my ($logs, $name) = @_;
     return unless enabled();
     my @report;
-    for my $file (glob "$logs/valgrind.*") {
+    my @files = glob "$logs/valgrind.*";
+    # one file per process memcheck ran: none means it did not run at all
+    push @report, "no $logs/valgrind.* file: did valgrind run?\n"
+        unless @files;
+    for my $file (@files) {
         open my $fh, '<', $file or next;
         push @report, <$fh>;
     }
