@@ -655,7 +655,12 @@ ngx_http_provider_gate_names(ngx_conf_t *cf,
 
     hash.hash = &pmcf->names;
     hash.key = ngx_hash_key;
-    hash.max_size = ngx_max(2 * pmcf->names_keys->keys.nelts, 1024);
+    /*
+     * ngx_hash_init() tries every size from its start up: above 10000,
+     * less than 100 times the names, it starts 1000 below max_size,
+     * where four times as many buckets as names fit at the first try
+     */
+    hash.max_size = ngx_max(4 * pmcf->names_keys->keys.nelts, 10001);
     hash.bucket_size = ngx_align(ngx_max(64, 2 * sizeof(void *)
                                              + ngx_align(longest + 2,
                                                          sizeof(void *))),
