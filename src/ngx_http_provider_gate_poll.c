@@ -21,6 +21,14 @@
 /* the longest the scheduler sleeps: leases of dead workers are noticed */
 #define NGX_HTTP_PROVIDER_GATE_POLL_TICK     1000
 
+/*
+ * Polls one pass of the scheduler starts at most, a pass a millisecond
+ * while more are due: the first polls are spread out in the zone, but a
+ * worker that starts late (thousands of providers to set up) or a clock
+ * that jumps finds many due at once, and would open them all in one go.
+ */
+#define NGX_HTTP_PROVIDER_GATE_POLL_BURST    8
+
 
 /* a poll in flight: the data of its transfer */
 
@@ -132,7 +140,7 @@ static void
 ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
 {
     ngx_pid_t                             owner;
-    ngx_uint_t                            i, seq;
+    ngx_uint_t                            i, seq, started;
     ngx_msec_int_t                        delay, next;
     ngx_http_provider_gate_provider_t   **providers, *p;
     ngx_http_provider_gate_main_conf_t   *pmcf;
@@ -164,6 +172,7 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
     providers = pmcf->providers.elts;
 
     delay = NGX_HTTP_PROVIDER_GATE_POLL_TICK;
+    started = 0;
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
         p = providers[i];
@@ -184,6 +193,10 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
             continue;
         }
 
+        if (started == NGX_HTTP_PROVIDER_GATE_POLL_BURST) {
+            continue;
+        }
+
         if (!w->inflight[i]) {
             seq = ngx_http_provider_gate_shm_claim(pmcf, p, &owner);
 
@@ -195,6 +208,7 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
 
             if (seq) {
                 ngx_http_provider_gate_poll_start(pmcf, p, seq);
+                started++;
             }
         }
 
@@ -206,6 +220,13 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
     }
 
     ngx_http_provider_gate_statefile_save(pmcf);
+
+    /* the rest of a burst: next millisecond */
+
+    if (started == NGX_HTTP_PROVIDER_GATE_POLL_BURST) {
+        ngx_add_timer(ev, 1);
+        return;
+    }
 
     /* a few ms apart, so that workers do not all race for one lease */
 
