@@ -29,6 +29,13 @@
  */
 #define NGX_HTTP_PROVIDER_GATE_POLL_BURST    8
 
+/*
+ * Polls a worker has in flight at most: a slow provider, or a loaded
+ * machine, must not make thousands of providers hold thousands of
+ * connections and transfers at once; the others wait their turn.
+ */
+#define NGX_HTTP_PROVIDER_GATE_POLL_RUNNING  32
+
 
 /* a poll in flight: the data of its transfer */
 
@@ -47,6 +54,7 @@ typedef struct {
     ngx_event_t                          timer;
     ngx_connection_t                     dummy;    /* fd -1 */
     u_char                              *inflight; /* by provider index */
+    ngx_uint_t                           running;  /* polls in flight */
 } ngx_http_provider_gate_poll_worker_t;
 
 
@@ -193,7 +201,11 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
             continue;
         }
 
-        if (started == NGX_HTTP_PROVIDER_GATE_POLL_BURST) {
+        /* the next pass is due when one of those polls ends */
+
+        if (started == NGX_HTTP_PROVIDER_GATE_POLL_BURST
+            || w->running >= NGX_HTTP_PROVIDER_GATE_POLL_RUNNING)
+        {
             continue;
         }
 
@@ -339,6 +351,7 @@ ngx_http_provider_gate_poll_start(ngx_http_provider_gate_main_conf_t *pmcf,
     }
 
     *poll->inflight = 1;
+    ngx_http_provider_gate_poll.running++;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "provider_gate: poll of \"%V\" started", &p->name);
@@ -491,6 +504,18 @@ ngx_http_provider_gate_poll_done(ngx_http_provider_gate_curl_t *t)
 
     p = poll->provider;
     *poll->inflight = 0;
+
+    /* a poll that waited for this one's turn starts at once */
+
+    if (ngx_http_provider_gate_poll.running
+        == NGX_HTTP_PROVIDER_GATE_POLL_RUNNING)
+    {
+        ngx_http_provider_gate_poll_schedule(ngx_current_msec);
+    }
+
+    if (ngx_http_provider_gate_poll.running) {
+        ngx_http_provider_gate_poll.running--;
+    }
 
     if (t->aborted) {
         /* a worker that leaves hands the next poll to the others at once */
