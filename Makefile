@@ -107,7 +107,9 @@ $(BUILD)/unit/test_json: t/unit/test_json.c src/ngx_http_provider_gate_json.c \
 
 $(BUILD)/unit/test_regex: t/unit/test_regex.c \
                           src/ngx_http_provider_gate_regex.c \
-                          src/ngx_http_provider_gate_regex.h t/unit/pg_test.h
+                          src/ngx_http_provider_gate_presets.c \
+                          src/ngx_http_provider_gate_regex.h \
+                          src/ngx_http_provider_gate_presets.h t/unit/pg_test.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libpcre2-8)

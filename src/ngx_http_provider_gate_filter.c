@@ -384,12 +384,17 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
         }
 
         if (fr[i].tail == NULL) {
-            fr[i].tail = ngx_pcalloc(r->pool, sizeof(pg_regex_tail_t));
+
+            /* its kilobyte of bytes is written before it is read */
+
+            fr[i].tail = ngx_palloc(r->pool, sizeof(pg_regex_tail_t));
             if (fr[i].tail == NULL) {
                 fr[i].done = 1;
                 ctx->open--;
                 continue;
             }
+
+            pg_regex_tail_init(fr[i].tail);
         }
 
         /* the first max_body bytes of the body, no more */
