@@ -303,6 +303,36 @@ pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
 }
 
 
+/*
+ * The last piece of a body: pg_regex_feed() and pg_regex_finish() in
+ * one, without keeping a tail where the prefilter or the first piece
+ * allow it.
+ */
+
+int
+pg_regex_last(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
+    size_t len)
+{
+    if (tail->len == 0) {
+        if (re->lit_len && !pg_regex_has(re, s, len)) {
+            return 0;
+        }
+
+        return pg_regex_exec(re, s, len, 0, 0, NULL) == 1;
+    }
+
+    if (re->lit_len && !pg_regex_window_has(re, tail, s, len)) {
+        return 0;
+    }
+
+    if (pg_regex_feed(re, tail, s, len)) {
+        return 1;
+    }
+
+    return pg_regex_finish(re, tail);
+}
+
+
 /* the body has ended: a match that waited for more bytes is decided */
 
 int

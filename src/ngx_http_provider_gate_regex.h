@@ -62,6 +62,8 @@ int pg_regex_match(pg_regex_t *re, const char *s, size_t len);
 int pg_regex_feed(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
     size_t len);
 int pg_regex_finish(pg_regex_t *re, pg_regex_tail_t *tail);
+int pg_regex_last(pg_regex_t *re, pg_regex_tail_t *tail, const char *s,
+    size_t len);
 
 
 #endif /* _NGX_HTTP_PROVIDER_GATE_REGEX_H_INCLUDED_ */

@@ -73,6 +73,46 @@ feed_cuts(pg_regex_t *re, const char *body, size_t len, const size_t *cuts,
 }
 
 
+/* the same, with the last piece through pg_regex_last() */
+
+static int
+feed_cuts_last(pg_regex_t *re, const char *body, size_t len,
+    const size_t *cuts, size_t ncuts)
+{
+    int               rc;
+    char             *piece;
+    size_t            i, from, to;
+    pg_regex_tail_t   tail;
+
+    pg_regex_tail_init(&tail);
+    from = 0;
+
+    for (i = 0; i <= ncuts; i++) {
+        to = (i < ncuts) ? cuts[i] : len;
+
+        piece = malloc(to - from + 1);
+        memcpy(piece, body + from, to - from);
+
+        if (i == ncuts) {
+            rc = (to > from) ? pg_regex_last(re, &tail, piece, to - from)
+                             : pg_regex_finish(re, &tail);
+            free(piece);
+            return rc;
+        }
+
+        if (to > from && pg_regex_feed(re, &tail, piece, to - from)) {
+            free(piece);
+            return 1;
+        }
+
+        free(piece);
+        from = to;
+    }
+
+    return -1;
+}
+
+
 static void
 test_compile(void)
 {
@@ -349,6 +389,8 @@ compare_cuts(pg_regex_t *pre, pg_regex_t *plain, const char *body,
     b = feed_cuts(plain, body, len, cuts, ncuts);
 
     CHECK_INT(a, b);
+    CHECK_INT(feed_cuts_last(pre, body, len, cuts, ncuts), b);
+    CHECK_INT(feed_cuts_last(plain, body, len, cuts, ncuts), b);
 
     if (a != b) {
         fprintf(stderr, "body \"%.*s\"\n", (int) len, body);
