@@ -5,7 +5,8 @@
  * libFuzzer target for passive matching over a body in pieces: every
  * preset's patterns, fed the input cut at two points the input chooses,
  * must find exactly what one match over the whole body finds, with the
- * literal prefilter and without it.  The presets' patterns are bounded
+ * literal prefilter and without it, and with the last piece matched by
+ * pg_regex_last().  The presets' patterns are bounded
  * and look back one byte, well within what the streaming matcher keeps,
  * so any difference is a bug.
  */
@@ -64,9 +65,13 @@ fuzz_init(void)
 }
 
 
+/* "last": the last piece through pg_regex_last(), as the filter does */
+
 static int
-fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b)
+fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b,
+    int last)
 {
+    int               rc;
     char             *piece;
     size_t            i, from, cuts[3];
     pg_regex_tail_t   tail;
@@ -87,6 +92,12 @@ fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b)
 
         piece = malloc(cuts[i] - from);
         memcpy(piece, body + from, cuts[i] - from);
+
+        if (last && cuts[i] == len) {
+            rc = pg_regex_last(re, &tail, piece, cuts[i] - from);
+            free(piece);
+            return rc;
+        }
 
         if (pg_regex_feed(re, &tail, piece, cuts[i] - from)) {
             free(piece);
@@ -131,8 +142,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < fuzz_nrules; i++) {
         whole = pg_regex_match(fuzz_plain[i], body, len);
 
-        if (fuzz_feed(fuzz_rules[i], body, len, a, b) != whole
-            || fuzz_feed(fuzz_plain[i], body, len, a, b) != whole
+        if (fuzz_feed(fuzz_rules[i], body, len, a, b, 0) != whole
+            || fuzz_feed(fuzz_plain[i], body, len, a, b, 0) != whole
+            || fuzz_feed(fuzz_rules[i], body, len, a, b, 1) != whole
             || pg_regex_match(fuzz_rules[i], body, len) != whole)
         {
             fprintf(stderr, "rule %zu: pieces, whole body or prefilter "
