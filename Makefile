@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
-#   make bench      install the bench's tools, build, measure (about 8 min)
+#   make bench      install the bench tools, build, measure (5 to 8 min)
 #
 # NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
 # default.  It is copied into build/, so the tree itself is never written.
@@ -200,7 +200,7 @@ demo: deps
 
 # make bench: callgrind, wrk, a slow provider, scale and the status page
 # side by side on this machine, one table printed and written to
-# bench/results/ (docs/performance.md explains it).  About 8 minutes;
+# bench/results/ (docs/performance.md explains it).  5 to 8 minutes;
 # BENCH_QUICK=1 takes about 2, for development only.  Never part of
 # make test: it loads the machine.
 
