@@ -23,7 +23,8 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
                 -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
-                $(BUILD)/unit/test_presets $(BUILD)/unit/test_report
+                $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
+                $(BUILD)/unit/test_scan
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -130,6 +131,16 @@ $(BUILD)/unit/test_report: t/unit/test_report.c \
                            src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
+
+$(BUILD)/unit/test_scan: t/unit/test_scan.c src/ngx_http_provider_gate_scan.c \
+                         src/ngx_http_provider_gate_json.c \
+                         src/ngx_http_provider_gate_calc.c \
+                         src/ngx_http_provider_gate_scan.h \
+                         src/ngx_http_provider_gate_json.h \
+                         src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
 
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise
