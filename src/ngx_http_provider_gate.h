@@ -144,6 +144,9 @@ typedef struct {
 #define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
 #define NGX_HTTP_PROVIDER_GATE_METHOD_POST   1
 
+/* retry_after derived: from the state, the next poll, the hold */
+#define NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED  0
+
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN   0
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED 1
 
@@ -187,8 +190,9 @@ typedef struct {
     pg_amount_t                    reserve;
     pg_amount_t                    low_below;
     pg_amount_t                    resume_above;
-    pg_amount_t                    min_cost;
-    pg_amount_t                    max_cost;
+    pg_amount_t                    min_cost;      /* below: EXHAUSTED */
+    pg_amount_t                    max_cost;      /* a bad value's price */
+    ngx_msec_t                     retry_after;   /* 0: derived */
     pg_thresholds_t                thresholds;
     pg_intervals_t                 intervals;
 
@@ -208,6 +212,7 @@ typedef struct {
     ngx_http_provider_gate_provider_t  *provider;
     ngx_str_t                           name;
     pg_amount_t                         cost;
+    pg_amount_t                         max;         /* NGX_CONF_UNSET */
     ngx_int_t                           cost_index;  /* NGX_ERROR: fixed */
     ngx_str_t                           file;
     ngx_uint_t                          line;
@@ -226,6 +231,8 @@ typedef struct {
     ngx_int_t                      inspect_index;
     ngx_int_t                      mode_index;
     ngx_int_t                      canary_index;
+    ngx_int_t                      body_index;
+    ngx_uint_t                     json_vars;     /* request_json names */
     ngx_uint_t                     passive;       /* some rule somewhere */
 } ngx_http_provider_gate_main_conf_t;
 
@@ -237,6 +244,8 @@ typedef struct {
     ngx_http_complex_value_t      *message;
     ngx_flag_t                     dry_run;
     ngx_uint_t                     passive;       /* PASSIVE_* */
+    ngx_array_t                   *request_json;  /* body_field_t */
+    size_t                         request_json_max;
 } ngx_http_provider_gate_loc_conf_t;
 
 
@@ -306,6 +315,16 @@ ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *body);
+
+/* body.c */
+char *ngx_http_provider_gate_body_json(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_provider_gate_body_read(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
+ngx_uint_t ngx_http_provider_gate_body_parsed(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
 
 /* filter.c */
 ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);

@@ -23,6 +23,9 @@
 
 static ngx_uint_t ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf);
+static ngx_uint_t ngx_http_provider_gate_access_may_pay(
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, uint64_t paid,
+    u_char *blocked);
 static pg_amount_t ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g);
 static void ngx_http_provider_gate_access_result(ngx_http_request_t *r,
@@ -74,9 +77,14 @@ static ngx_str_t  ngx_http_provider_gate_html_body[] = {
 };
 
 
+/*
+ * Says nothing of when: Retry-After, next to it, is the one that knows,
+ * and may say a second as well as an hour.
+ */
+
 static ngx_str_t  ngx_http_provider_gate_default_message =
     ngx_string("This feature is temporarily unavailable. Please try again "
-               "in a few minutes. You have not been charged.");
+               "later. You have not been charged.");
 
 
 /*
@@ -161,6 +169,23 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     vv = &r->variables[pmcf->paid_index];
     paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
+
+    /*
+     * The body's fields price the request: read it first, unless a
+     * provider cannot pay even its smallest cost, which the body cannot
+     * change.  The phases run again from here once it is read.
+     */
+
+    if (plcf->request_json
+        && !ngx_http_provider_gate_body_parsed(r, pmcf, plcf)
+        && ngx_http_provider_gate_access_may_pay(gates, n, paid, blocked))
+    {
+        rc = ngx_http_provider_gate_body_read(r, pmcf, plcf);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     debited = 0;
     decided = 0;
@@ -518,16 +543,67 @@ ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
 
 
 /*
+ * Whether every provider not yet paid could admit a request of its
+ * smallest cost now, read without the lock: a request it could not is
+ * refused before its body is read.
+ */
+
+static ngx_uint_t
+ngx_http_provider_gate_access_may_pay(ngx_http_provider_gate_gate_t **gates,
+    ngx_uint_t n, uint64_t paid, u_char *blocked)
+{
+    int                                 stale;
+    ngx_uint_t                          i;
+    pg_amount_t                         cost;
+    ngx_http_provider_gate_node_t      *node;
+    ngx_http_provider_gate_provider_t  *p;
+
+    for (i = 0; i < n; i++) {
+        p = gates[i]->provider;
+
+        if ((paid & p->bit) || p->name.data == blocked) {
+            continue;
+        }
+
+        node = p->node;
+        cost = (gates[i]->cost_index == NGX_ERROR) ? gates[i]->cost
+                                                   : p->min_cost;
+        stale = p->has_balance
+                && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until)
+                   >= 0;
+
+        if (pg_state_admit(node->state, stale, p->on_unknown,
+                           p->has_balance, (pg_amount_t) node->avail,
+                           p->reserve, cost)
+            == PG_ADMIT_BLOCK)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * A cost that is not a non-negative number (a map without a default, a
- * client-supplied value) costs the most this provider's routes cost.
+ * client-supplied value) costs the gate's max=, or the largest fixed
+ * cost of the provider: a bad value never makes a request cheaper.  A
+ * value the client may have chosen is logged at info, at most once a
+ * second per worker, in a few printable characters.
  */
 
 static pg_amount_t
 ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g)
 {
-    pg_amount_t                 cost;
+    u_char                      text[32];
+    size_t                      i, len;
+    pg_amount_t                 cost, max;
     ngx_http_variable_value_t  *vv;
+
+    static ngx_msec_t           logged;
+    static ngx_uint_t           quiet;
 
     vv = ngx_http_get_indexed_variable(r, g->cost_index);
 
@@ -538,13 +614,41 @@ ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
         return cost;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provider_gate: cost \"%v\" for provider \"%V\" is not a "
-                  "non-negative number, using the largest configured cost",
-                  (vv && !vv->not_found) ? vv : &ngx_http_variable_null_value,
-                  &g->name);
+    max = (g->max != NGX_CONF_UNSET) ? g->max : g->provider->max_cost;
 
-    return g->provider->max_cost;
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        return max;
+    }
+
+    if (logged && ngx_current_msec - logged < 1000) {
+        quiet++;
+        return max;
+    }
+
+    logged = ngx_current_msec ? ngx_current_msec : 1;
+
+    len = 0;
+
+    if (vv && !vv->not_found) {
+        len = ngx_min(vv->len, sizeof(text));
+
+        for (i = 0; i < len; i++) {
+            text[i] = (vv->data[i] >= 0x20 && vv->data[i] < 0x7f
+                       && vv->data[i] != '"' && vv->data[i] != '\\')
+                      ? vv->data[i] : '?';
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "provider_gate: cost \"%*s%s\" for provider \"%V\" is not "
+                  "a non-negative number, charging max (%ui more such "
+                  "lines not logged)", len, text,
+                  (vv && !vv->not_found && vv->len > len) ? "..." : "",
+                  &g->name, quiet);
+
+    quiet = 0;
+
+    return max;
 }
 
 
@@ -715,8 +819,11 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
 
 
 /*
- * When the answer may change: the next poll, or, while a latch holds a
- * provider that recovers by canary, the end of the hold.
+ * When the answer may change, unless retry_after fixes it: while a latch
+ * holds a provider that recovers by canary, the end of the hold; while
+ * EXHAUSTED, at least interval_exhausted, the soonest a poll can lift
+ * it; otherwise (too little left until the next poll, UNKNOWN or stale
+ * with on_unknown closed) the next poll.  Never less than a second.
  */
 
 static ngx_int_t
@@ -730,14 +837,25 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
 
     node = p->node;
 
-    if (node->latch.latched && (!p->has_balance || node->latch.disputed)) {
+    if (p->retry_after != NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED) {
+        wait = (ngx_msec_int_t) p->retry_after;
+
+    } else if (node->latch.latched
+               && (!p->has_balance || node->latch.disputed))
+    {
         when = (ngx_msec_t) (node->latch.since + node->latch.hold);
+        wait = (ngx_msec_int_t) (when - ngx_current_msec);
 
     } else {
-        when = node->next_poll;
+        wait = (ngx_msec_int_t) (node->next_poll - ngx_current_msec);
+
+        if (node->state == PG_STATE_EXHAUSTED
+            && wait < (ngx_msec_int_t) p->interval_exhausted)
+        {
+            wait = (ngx_msec_int_t) p->interval_exhausted;
+        }
     }
 
-    wait = (ngx_msec_int_t) (when - ngx_current_msec);
     wait = (wait > 0) ? (wait + 999) / 1000 : 1;
 
     h = ngx_list_push(&r->headers_out.headers);

@@ -605,13 +605,13 @@ ngx_http_provider_gate_poll_log_state(ngx_http_provider_gate_provider_t *p,
         if (p->reserve == 0) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "provider \"%V\" is EXHAUSTED (balance %s, "
-                          "cost %s)", &p->name, b, t);
+                          "min_cost %s)", &p->name, b, t);
             break;
         }
 
         pg_amount_format(r, sizeof(r), p->reserve);
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "provider \"%V\" is EXHAUSTED (balance %s, cost %s, "
+                      "provider \"%V\" is EXHAUSTED (balance %s, min_cost %s, "
                       "reserve %s)", &p->name, b, t, r);
         break;
 
