@@ -125,8 +125,19 @@ typedef struct {
     ngx_msec_t                     next_poll;
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
+    unsigned                       rejected:1;    /* the provider said no */
     unsigned                       stale:1;       /* turned stale now */
 } ngx_http_provider_gate_change_t;
+
+
+/*
+ * A poll's error code with this bit: the provider refused the account
+ * or its credential (401, 403, or its envelope failed with its own
+ * code), an error that persists until someone acts; polls then wait the
+ * full interval.  With new_error, the change a persistent-error alert
+ * speaks of.
+ */
+#define NGX_HTTP_PROVIDER_GATE_POLL_REJECTED  0x1000000
 
 
 typedef struct {

@@ -25,6 +25,9 @@
 static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
     ngx_http_provider_gate_shctx_t *sh, ngx_slab_pool_t *shpool,
     ngx_str_t *name);
+static void ngx_http_provider_gate_shm_reconfigured(
+    ngx_http_provider_gate_main_conf_t *opmcf,
+    ngx_http_provider_gate_provider_t *p);
 static uint64_t ngx_http_provider_gate_shm_wall_ms(void);
 static void ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
     ngx_http_provider_gate_provider_t *p);
@@ -110,6 +113,10 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         providers[i]->node = node;
 
+        if (opmcf) {
+            ngx_http_provider_gate_shm_reconfigured(opmcf, providers[i]);
+        }
+
         /* without a balance endpoint there is nothing to wait for */
 
         if (!providers[i]->has_balance && node->state == PG_STATE_UNKNOWN) {
@@ -120,6 +127,59 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * A reload gave a provider another credential or url: the last answer
+ * (a 401, say) spoke of the old one, so poll at once, and drop a poll
+ * the old one may have in flight by moving the lease on.  The error is
+ * forgotten, so that the next one is logged whatever it is.  The caller
+ * holds the zone mutex.
+ */
+
+static void
+ngx_http_provider_gate_shm_reconfigured(
+    ngx_http_provider_gate_main_conf_t *opmcf,
+    ngx_http_provider_gate_provider_t *p)
+{
+    ngx_uint_t                           i;
+    ngx_http_provider_gate_node_t       *node;
+    ngx_http_provider_gate_provider_t  **old, *o;
+
+    old = opmcf->providers.elts;
+
+    for (i = 0; i < opmcf->providers.nelts; i++) {
+        o = old[i];
+
+        if (o->name.len != p->name.len
+            || ngx_strncmp(o->name.data, p->name.data, p->name.len) != 0)
+        {
+            continue;
+        }
+
+        if (o->url.len == p->url.len
+            && ngx_strncmp(o->url.data, p->url.data, p->url.len) == 0
+            && o->credential.len == p->credential.len
+            && ngx_strncmp(o->credential.data, p->credential.data,
+                           p->credential.len) == 0)
+        {
+            return;
+        }
+
+        node = p->node;
+
+        node->next_poll = ngx_current_msec;
+        node->lease_expire = 0;
+
+        if (++node->lease_seq == 0) {
+            node->lease_seq++;
+        }
+
+        node->error_code = 0;
+
+        return;
+    }
 }
 
 
@@ -459,6 +519,13 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         delay = pg_state_poll_delay(&p->intervals, ch->old_state,
                                     node->failures);
+
+        /* asking again sooner only repeats the refusal */
+
+        if (error & NGX_HTTP_PROVIDER_GATE_POLL_REJECTED) {
+            ch->rejected = 1;
+            delay = p->interval;
+        }
 
         (void) ngx_atomic_fetch_add(&node->poll_errors, 1);
     }
