@@ -24,6 +24,7 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
+                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event \
                 $(BUILD)/unit/test_scan
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
@@ -132,6 +133,23 @@ $(BUILD)/unit/test_report: t/unit/test_report.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
 
+$(BUILD)/unit/test_sha256: t/unit/test_sha256.c \
+                           src/ngx_http_provider_gate_sha256.c \
+                           src/ngx_http_provider_gate_sha256.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
+
+$(BUILD)/unit/test_event: t/unit/test_event.c \
+                          src/ngx_http_provider_gate_event.c \
+                          src/ngx_http_provider_gate_report.c \
+                          src/ngx_http_provider_gate_calc.c \
+                          src/ngx_http_provider_gate_event.h \
+                          src/ngx_http_provider_gate_report.h \
+                          src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
+
 $(BUILD)/unit/test_scan: t/unit/test_scan.c src/ngx_http_provider_gate_scan.c \
                          src/ngx_http_provider_gate_json.c \
                          src/ngx_http_provider_gate_calc.c \
@@ -191,6 +209,7 @@ demo: deps
 	@echo "  (a browser on http://127.0.0.1:8480/provider-gate/status: the HTML page)"
 	@echo "  curl -X POST localhost:8480/provider-gate/refresh?provider=kie"
 	@echo "                                  # after a top-up: polls at once"
+	@echo "  tail -f $(DEMO)/logs/webhooks.log                # one POST per change"
 	@echo "  tail -f $(DEMO)/logs/access.log   # balance: the last poll; available:"
 	@echo "                                    # less what was spent since"
 	@echo
