@@ -342,6 +342,7 @@ typedef struct {
     ngx_uint_t                     passive;       /* PASSIVE_* */
     ngx_array_t                   *request_json;  /* body_field_t */
     size_t                         request_json_max;
+    ngx_str_t                      answers[2];    /* HTML, JSON; made once */
 } ngx_http_provider_gate_loc_conf_t;
 
 
@@ -411,6 +412,8 @@ ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *body);
+ngx_int_t ngx_http_provider_gate_access_prepare(ngx_conf_t *cf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
 
 /* body.c */
 char *ngx_http_provider_gate_body_json(ngx_conf_t *cf, ngx_command_t *cmd,

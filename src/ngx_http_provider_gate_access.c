@@ -45,12 +45,28 @@ static void ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
 static void ngx_http_provider_gate_access_failover(ngx_http_request_t *r);
 static ngx_int_t ngx_http_provider_gate_access_retry_after(
     ngx_http_request_t *r, ngx_http_provider_gate_provider_t *p);
+static ngx_int_t ngx_http_provider_gate_access_body(ngx_pool_t *pool,
+    ngx_uint_t json, ngx_str_t *text, ngx_str_t *out);
+static void ngx_http_provider_gate_access_seconds(void);
+static ngx_uint_t ngx_http_provider_gate_access_has_json(ngx_str_t *value);
 static ngx_http_provider_gate_canary_t *ngx_http_provider_gate_access_canary(
     ngx_http_request_t *r, ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
 static void ngx_http_provider_gate_access_canary_done(void *data);
 static void ngx_http_provider_gate_access_canary_release(
     ngx_http_provider_gate_canary_t *canary, ngx_uint_t outcome);
+
+
+/*
+ * Retry-After values up to an hour, as text: a refusal sets its header
+ * from here, and the strings outlive any request that points at them.
+ */
+#define NGX_HTTP_PROVIDER_GATE_SECONDS  3600
+
+static u_char  ngx_http_provider_gate_seconds[NGX_HTTP_PROVIDER_GATE_SECONDS
+                                              + 1][sizeof("3600")];
+static u_char  ngx_http_provider_gate_seconds_len[
+                                          NGX_HTTP_PROVIDER_GATE_SECONDS + 1];
 
 
 static ngx_str_t  ngx_http_provider_gate_results[] = {
@@ -695,8 +711,15 @@ ngx_http_provider_gate_access_log(ngx_http_request_t *r,
     ngx_uint_t                      level;
     ngx_http_provider_gate_node_t  *node;
 
-    node = p->node;
     level = dry_run ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    /* a refusal is cheap when nobody reads the line: format it only then */
+
+    if (r->connection->log->log_level < level) {
+        return;
+    }
+
+    node = p->node;
 
     pg_amount_format(c, sizeof(c), cost);
 
@@ -772,12 +795,27 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *out)
 {
-    u_char     *last;
-    uintptr_t (*escape)(u_char *dst, u_char *src, size_t size);
-    ngx_str_t   text, *body;
+    ngx_uint_t  json;
+    ngx_str_t   text;
 
     if (ngx_http_provider_gate_access_retry_after(r, p) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    json = ngx_http_provider_gate_access_json(r);
+
+    if (json) {
+        ngx_str_set(type, "application/json");
+
+    } else {
+        ngx_str_set(type, "text/html; charset=utf-8");
+    }
+
+    /* a message without variables was made into both bodies at start */
+
+    if (plcf->answers[json].data) {
+        *out = plcf->answers[json];
+        return NGX_OK;
     }
 
     if (plcf->message) {
@@ -789,27 +827,73 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
         text = ngx_http_provider_gate_default_message;
     }
 
-    if (ngx_http_provider_gate_access_json(r)) {
-        ngx_str_set(type, "application/json");
+    return ngx_http_provider_gate_access_body(r->pool, json, &text, out);
+}
+
+
+/*
+ * The bodies of a location's friendly answer when its message has no
+ * variables, JSON and HTML, made once from the configuration rather
+ * than escaped again for every refused request.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_access_prepare(ngx_conf_t *cf,
+    ngx_http_provider_gate_loc_conf_t *plcf)
+{
+    ngx_str_t   text;
+    ngx_uint_t  json;
+
+    if (plcf->message == NULL) {
+        text = ngx_http_provider_gate_default_message;
+
+    } else if (plcf->message->lengths == NULL) {
+        text = plcf->message->value;
+
+    } else {
+        return NGX_OK;
+    }
+
+    for (json = 0; json < 2; json++) {
+        if (ngx_http_provider_gate_access_body(cf->pool, json, &text,
+                                               &plcf->answers[json])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_provider_gate_access_body(ngx_pool_t *pool, ngx_uint_t json,
+    ngx_str_t *text, ngx_str_t *out)
+{
+    u_char     *last;
+    uintptr_t (*escape)(u_char *dst, u_char *src, size_t size);
+    ngx_str_t  *body;
+
+    if (json) {
         body = ngx_http_provider_gate_json_body;
         escape = ngx_escape_json;
 
     } else {
-        ngx_str_set(type, "text/html; charset=utf-8");
         body = ngx_http_provider_gate_html_body;
         escape = ngx_escape_html;
     }
 
-    out->len = body[0].len + text.len + escape(NULL, text.data, text.len)
+    out->len = body[0].len + text->len + escape(NULL, text->data, text->len)
                + body[1].len;
 
-    out->data = ngx_pnalloc(r->pool, out->len);
+    out->data = ngx_pnalloc(pool, out->len);
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
     last = ngx_cpymem(out->data, body[0].data, body[0].len);
-    last = (u_char *) escape(last, text.data, text.len);
+    last = (u_char *) escape(last, text->data, text->len);
     last = ngx_cpymem(last, body[1].data, body[1].len);
 
     out->len = last - out->data;
@@ -863,20 +947,74 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    /* the text of the seconds, from a table that never changes once made */
+
+    if (wait <= NGX_HTTP_PROVIDER_GATE_SECONDS) {
+        if (ngx_http_provider_gate_seconds_len[1] == 0) {
+            ngx_http_provider_gate_access_seconds();
+        }
+
+        h->value.data = ngx_http_provider_gate_seconds[wait];
+        h->value.len = ngx_http_provider_gate_seconds_len[wait];
+
+        return NGX_OK;
+    }
+
     h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (h->value.data == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
     h->value.len = ngx_sprintf(h->value.data, "%M", (ngx_msec_t) wait)
                    - h->value.data;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_provider_gate_access_seconds(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i <= NGX_HTTP_PROVIDER_GATE_SECONDS; i++) {
+        ngx_http_provider_gate_seconds_len[i] = (u_char)
+            (ngx_sprintf(ngx_http_provider_gate_seconds[i], "%ui", i)
+             - ngx_http_provider_gate_seconds[i]);
+    }
+}
+
+
+/* "json" in any case: cheaper than ngx_strlcasestrn() for four bytes */
+
+static ngx_uint_t
+ngx_http_provider_gate_access_has_json(ngx_str_t *value)
+{
+    u_char  *p, *last;
+
+    if (value->len < 4) {
+        return 0;
+    }
+
+    last = value->data + value->len - 3;
+
+    for (p = value->data; p < last; p++) {
+        if ((*p | 0x20) == 'j'
+            && (p[1] | 0x20) == 's'
+            && (p[2] | 0x20) == 'o'
+            && (p[3] | 0x20) == 'n')
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -885,6 +1023,29 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_provider_gate_access_json(ngx_http_request_t *r)
 {
+#if (NGX_HTTP_HEADERS)
+
+    /* nginx keeps the Accept header for us (since 1.23, all of them) */
+
+    ngx_table_elt_t  *h;
+
+    for (h = r->headers_in.accept; h; /* void */ ) {
+
+        if (ngx_http_provider_gate_access_has_json(&h->value)) {
+            return 1;
+        }
+
+#if (nginx_version >= 1023000)
+        h = h->next;
+#else
+        h = NULL;
+#endif
+    }
+
+    return 0;
+
+#else
+
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -907,14 +1068,13 @@ ngx_http_provider_gate_access_json(ngx_http_request_t *r)
         if (h[i].key.len == sizeof("Accept") - 1
             && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
                                sizeof("Accept") - 1) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "json", sizeof("json") - 2)
-               != NULL)
+            && ngx_http_provider_gate_access_has_json(&h[i].value))
         {
             return 1;
         }
     }
 
     return 0;
+
+#endif
 }

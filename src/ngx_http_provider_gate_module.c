@@ -656,6 +656,12 @@ ngx_http_provider_gate_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_uint_value(conf->passive, prev->passive,
                               NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
 
+    if (conf->gates && conf->gates->nelts
+        && ngx_http_provider_gate_access_prepare(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
