@@ -2,6 +2,7 @@
 #
 #   make            build build/ngx_http_provider_gate_module.so
 #   make test       install what is missing, build, run every test
+#   make test-faults  the slow fault suites: reloads under load, SIGKILL
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
 #
@@ -25,6 +26,7 @@ UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
                 $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event \
+                $(BUILD)/unit/test_snapshot \
                 $(BUILD)/unit/test_scan
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
@@ -37,7 +39,7 @@ DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test unit t demo clean
+.PHONY: all deps test unit t test-faults demo clean
 
 all: $(MODULE)
 
@@ -150,6 +152,13 @@ $(BUILD)/unit/test_event: t/unit/test_event.c \
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libcjson) -lm
 
+$(BUILD)/unit/test_snapshot: t/unit/test_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.h \
+                             src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
+
 $(BUILD)/unit/test_scan: t/unit/test_scan.c src/ngx_http_provider_gate_scan.c \
                          src/ngx_http_provider_gate_json.c \
                          src/ngx_http_provider_gate_calc.c \
@@ -175,6 +184,15 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
+
+# faults/*.t: a worker killed mid-poll, reloads under a bounded load; plain
+# Test::More files with an nginx of their own, slower than the rest
+
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(CURDIR)/$(MODULE) $(ECHO_MODULE)" \
+	prove -v faults/
 
 # the demo: conf.example with its mock provider, in the foreground
 
