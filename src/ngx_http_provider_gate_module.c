@@ -965,14 +965,16 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 4;
             s.len = value[i].len - 4;
 
+            /* rounded up, as costs are */
+
             if (g->max != NGX_CONF_UNSET
-                || pg_amount_parse((char *) s.data, s.len, &g->max) != 0
-                || g->max < 0)
+                || pg_cost_parse((char *) s.data, s.len, &g->max) != 0
+                || g->max > PG_AMOUNT_MAX)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid \"max=%V\" for provider \"%V\", "
-                                   "it must be a non-negative number, once",
-                                   &s, &value[1]);
+                                   "it must be a non-negative number up to "
+                                   "1000000000000, once", &s, &value[1]);
                 return NGX_CONF_ERROR;
             }
 
