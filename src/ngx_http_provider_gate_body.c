@@ -32,7 +32,6 @@ typedef struct {
 typedef struct {
     ngx_http_provider_gate_loc_conf_t  *parsed;   /* for whose fields */
     ngx_str_t                          *values;   /* data NULL: none */
-    unsigned                            reading:1;
 } ngx_http_provider_gate_body_ctx_t;
 
 
@@ -80,8 +79,6 @@ ngx_http_provider_gate_body_read(ngx_http_request_t *r,
         ngx_http_provider_gate_body_parse(r, pmcf, plcf, ctx);
         return NGX_OK;
     }
-
-    ctx->reading = 1;
 
     rc = ngx_http_read_client_request_body(r,
                                            ngx_http_provider_gate_body_done);
@@ -170,8 +167,6 @@ ngx_http_provider_gate_body_done(ngx_http_request_t *r)
 
     ctx = (ngx_http_provider_gate_body_ctx_t *)
               r->variables[pmcf->body_index].data;
-
-    ctx->reading = 0;
 
     ngx_http_provider_gate_body_parse(r, pmcf, plcf, ctx);
 
