@@ -643,24 +643,24 @@ ngx_http_provider_gate_poll_field(ngx_pool_t *pool, u_char *body, size_t len,
 
 /*
  * At most EXCERPT bytes of "src", printable: other bytes and quotes
- * become "?", and the credential, should the provider echo it, never
- * appears.
+ * become "?".  Should the provider echo the credential, whole, escaped
+ * or in part (any 8 of its bytes in a row, in any case), nothing of the
+ * message is shown.
  */
 
 static u_char *
 ngx_http_provider_gate_poll_excerpt(ngx_http_provider_gate_provider_t *p,
     u_char *buf, u_char *end, u_char *src, size_t len)
 {
-    u_char     c;
-    size_t     i, n, cl;
-    ngx_str_t  hidden = ngx_string("[credential]");
+    u_char     c, *start, *s, *last;
+    size_t     i, n, w;
+    ngx_str_t  hidden = ngx_string("(it quotes the credential)");
 
-    n = 0;
-    cl = p->credential.len;
+    start = buf;
 
-    for (i = 0; i < len && buf < end; /* void */ ) {
+    for (i = 0, n = 0; i < len && buf < end; i++, n++) {
 
-        if (n >= NGX_HTTP_PROVIDER_GATE_POLL_EXCERPT) {
+        if (n == NGX_HTTP_PROVIDER_GATE_POLL_EXCERPT) {
             if (buf + 3 <= end) {
                 buf = ngx_cpymem(buf, "...", 3);
             }
@@ -668,25 +668,35 @@ ngx_http_provider_gate_poll_excerpt(ngx_http_provider_gate_provider_t *p,
             break;
         }
 
-        if (cl && len - i >= cl
-            && ngx_memcmp(src + i, p->credential.data, cl) == 0)
-        {
-            if ((size_t) (end - buf) < hidden.len) {
-                break;
-            }
-
-            buf = ngx_cpymem(buf, hidden.data, hidden.len);
-            n += hidden.len;
-            i += cl;
-            continue;
-        }
-
-        c = src[i++];
+        c = src[i];
         *buf++ = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
-        n++;
+    }
+
+    /* what is shown is at most EXCERPT bytes: every window of it is cheap */
+
+    w = ngx_min(p->credential.len, 8);
+
+    if (w == 0 || (size_t) (buf - start) < w) {
+        return buf;
+    }
+
+    last = buf - w;
+
+    for (i = 0; i + w <= p->credential.len; i++) {
+        for (s = start; s <= last; s++) {
+            if (ngx_strncasecmp(s, p->credential.data + i, w) == 0) {
+                goto hide;
+            }
+        }
     }
 
     return buf;
+
+hide:
+
+    n = ngx_min(hidden.len, (size_t) (end - start));
+
+    return ngx_cpymem(start, hidden.data, n);
 }
 
 
