@@ -114,6 +114,8 @@ typedef struct {
     ngx_msec_t                     lease_start;   /* of the last poll */
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
+    ngx_uint_t                     conf_gen;      /* credential, url */
+    ngx_msec_t                     conf_grace;    /* older ones wait */
     unsigned                       stale_logged:1;
     unsigned                       poll_asked:1;  /* during the poll */
     unsigned                       error_sent:1;  /* a webhook said so */
@@ -290,6 +292,7 @@ typedef struct {
 
     ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
+    ngx_uint_t                     conf_gen;      /* of its node's */
     ngx_http_provider_gate_node_t *node;
 } ngx_http_provider_gate_provider_t;
 

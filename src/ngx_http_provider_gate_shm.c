@@ -18,6 +18,9 @@
 /* how long a lease outlives the poll's own timeout */
 #define NGX_HTTP_PROVIDER_GATE_LEASE_GRACE  1000
 
+/* how long after a reload with a new credential old workers do not poll */
+#define NGX_HTTP_PROVIDER_GATE_RECONF_GRACE  10000
+
 /* polls that refreshes ask for start at least this far apart */
 #define NGX_HTTP_PROVIDER_GATE_REFRESH_GAP  500
 
@@ -136,6 +139,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             ngx_http_provider_gate_shm_reconfigured(opmcf, providers[i]);
         }
 
+        providers[i]->conf_gen = node->conf_gen;
+
         /* without a balance endpoint there is nothing to wait for */
 
         if (!providers[i]->has_balance && node->state == PG_STATE_UNKNOWN) {
@@ -167,8 +172,11 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  * A reload gave a provider another credential or url: the last answer
  * (a 401, say) spoke of the old one, so poll at once, and drop a poll
  * the old one may have in flight by moving the lease on.  The error is
- * forgotten, so that the next one is logged whatever it is.  The caller
- * holds the zone mutex.
+ * forgotten, so that the next one is logged whatever it is.  The old
+ * workers, which still run for a moment, must not take that poll with
+ * the old credential: for a grace period only the new configuration
+ * claims it (after it, an old one may again, should the reload have
+ * failed after this point).  The caller holds the zone mutex.
  */
 
 static void
@@ -202,6 +210,9 @@ ngx_http_provider_gate_shm_reconfigured(
 
         node = p->node;
 
+        node->conf_gen++;
+        node->conf_grace = ngx_current_msec
+                           + NGX_HTTP_PROVIDER_GATE_RECONF_GRACE;
         node->next_poll = ngx_current_msec;
         node->lease_expire = 0;
 
@@ -302,7 +313,9 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
     if ((ngx_msec_int_t) (node->next_poll - now) > 0
         || (node->lease_expire
-            && (ngx_msec_int_t) (node->lease_expire - now) > 0))
+            && (ngx_msec_int_t) (node->lease_expire - now) > 0)
+        || (p->conf_gen != node->conf_gen
+            && (ngx_msec_int_t) (node->conf_grace - now) > 0))
     {
         ngx_shmtx_unlock(&pmcf->shpool->mutex);
         return 0;
