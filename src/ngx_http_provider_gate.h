@@ -62,9 +62,6 @@
 /* gates in one location: a bit each in the admission's refund mask */
 #define NGX_HTTP_PROVIDER_GATE_MAX_GATES     32
 
-/* providers: a bit each in a request's mask of providers paid for */
-#define NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS 64
-
 
 /*
  * One record per provider in the shared zone.  The fields read on the
@@ -292,7 +289,6 @@ typedef struct {
     unsigned                       url_none:1;    /* "url none" */
 
     ngx_uint_t                     index;         /* in pmcf->providers */
-    uint64_t                       bit;           /* in a request's mask */
     ngx_uint_t                     conf_gen;      /* of its node's */
     ngx_http_provider_gate_node_t *node;
 } ngx_http_provider_gate_provider_t;

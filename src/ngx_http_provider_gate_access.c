@@ -24,8 +24,10 @@
 static ngx_uint_t ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf);
 static ngx_uint_t ngx_http_provider_gate_access_may_pay(
-    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, uint64_t paid,
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, ngx_array_t *paid,
     u_char *blocked);
+static ngx_uint_t ngx_http_provider_gate_access_paid(ngx_array_t *paid,
+    ngx_http_provider_gate_provider_t *p);
 static pg_amount_t ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g);
 static void ngx_http_provider_gate_access_result(ngx_http_request_t *r,
@@ -108,7 +110,8 @@ static ngx_str_t  ngx_http_provider_gate_default_message =
  * and auth_request have decided, so a request they refuse never spends
  * credits nor learns the provider's state, and before the content handler
  * sends the request on.  It reads the cached state in shared memory
- * without the lock and allocates nothing unless it blocks.
+ * without the lock, and allocates only the short list of the providers
+ * paid for, and what blocking needs.
  *
  * An internal redirect runs it again: the providers this request has
  * already passed are not charged twice, the others still decide.
@@ -117,11 +120,12 @@ static ngx_str_t  ngx_http_provider_gate_default_message =
 ngx_int_t
 ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 {
-    uint32_t                             debited;
-    uint64_t                             paid;
+    uint32_t                             debited, todo;
     u_char                              *blocked;
     ngx_int_t                            rc;
-    ngx_uint_t                           i, n, failover, decided;
+    ngx_uint_t                           i, n, failover, decided, fresh;
+    ngx_uint_t                          *ids;
+    ngx_array_t                         *paid;
     pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
     ngx_http_variable_value_t           *vv;
     ngx_http_provider_gate_gate_t      **gates;
@@ -184,7 +188,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     vv = &r->variables[pmcf->paid_index];
-    paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
+    paid = vv->valid ? (ngx_array_t *) vv->data : NULL;
 
     /*
      * The body's fields price the request: read it first, unless a
@@ -205,16 +209,18 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     debited = 0;
     decided = 0;
+    todo = 0;
     canary = NULL;
 
     for (i = 0; i < n; i++) {
-        if ((paid & gates[i]->provider->bit)
+        if (ngx_http_provider_gate_access_paid(paid, gates[i]->provider)
             || gates[i]->provider->name.data == blocked)
         {
             continue;
         }
 
         decided++;
+        todo |= (uint32_t) 1 << i;
 
         cost[i] = (gates[i]->cost_index == NGX_ERROR)
                   ? gates[i]->cost
@@ -252,28 +258,58 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
             return NGX_DECLINED;
         }
 
+        /*
+         * The providers paid for go into a hidden variable, as a list of
+         * their indexes in the request's pool in place of the value: it
+         * survives internal redirects, which may reach a location with
+         * other gates, and a request passes a few gates at most.  Room is
+         * made before anything is committed.
+         */
+
+        ids = NULL;
+
+        if (decided) {
+            if (paid == NULL) {
+                paid = ngx_array_create(r->pool, decided, sizeof(ngx_uint_t));
+            }
+
+            if (paid) {
+                ids = ngx_array_push_n(paid, decided);
+            }
+
+            if (ids == NULL) {
+                for (i = 0; i < n; i++) {
+                    if (debited & ((uint32_t) 1 << i)) {
+                        ngx_http_provider_gate_shm_refund(gates[i]->provider,
+                                                          cost[i]);
+                    }
+                }
+
+                if (canary) {
+                    ngx_http_provider_gate_access_canary_release(canary,
+                                                     PG_CANARY_UNUSED);
+                }
+
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+
+        fresh = 0;
+
         for (i = 0; i < n; i++) {
             if (debited & ((uint32_t) 1 << i)) {
                 ngx_http_provider_gate_shm_commit(gates[i]->provider,
                                                   cost[i]);
             }
 
-            if (!(paid & gates[i]->provider->bit)
-                && gates[i]->provider->name.data != blocked)
-            {
-                paid |= gates[i]->provider->bit;
+            if (todo & ((uint32_t) 1 << i)) {
                 (void) ngx_atomic_fetch_add(
                                     &gates[i]->provider->node->passed, 1);
+                ids[fresh++] = gates[i]->provider->index;
             }
         }
 
-        /*
-         * The set of providers paid for goes into a hidden variable, as a
-         * bit mask in place of the value's pointer: no allocation, and it
-         * survives internal redirects.
-         */
-
-        vv->data = (u_char *) (uintptr_t) paid;
+        vv->data = (u_char *) paid;
         vv->len = 0;
         vv->valid = 1;
         vv->no_cacheable = 0;
@@ -344,9 +380,11 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
 /*
  * The providers whose answers this request's response speaks for, and
- * how: two hidden variables, a mask and a mode in place of their values'
- * pointers (their lengths 0, so that reading them reads nothing), which
- * survive internal redirects and cost no allocation.  The location that
+ * how: two hidden variables, the location's gates and a mode in place of
+ * their values' pointers (their lengths 0, so that reading them reads
+ * nothing), which survive internal redirects and cost no allocation; a
+ * location's gates are what the response of its upstream answers for,
+ * however many providers there are.  The location that
  * decided last sets them: after a fail-over the answer comes from its
  * upstream, not from the one that refused.  Dry-run and bypassed
  * requests are inspected but never replaced.
@@ -358,26 +396,27 @@ ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, ngx_uint_t mode)
 {
-    uint64_t                    mask;
     ngx_uint_t                  i;
+    ngx_array_t                *inspect;
     ngx_http_variable_value_t  *vv;
 
     if (!pmcf->passive) {
         return;
     }
 
-    mask = 0;
+    inspect = NULL;
 
     if (plcf->passive != NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF) {
         for (i = 0; i < n; i++) {
             if (gates[i]->provider->passive) {
-                mask |= gates[i]->provider->bit;
+                inspect = plcf->gates;
+                break;
             }
         }
     }
 
     vv = &r->variables[pmcf->inspect_index];
-    vv->data = (u_char *) (uintptr_t) mask;
+    vv->data = (u_char *) inspect;
     vv->len = 0;
     vv->valid = 1;
     vv->no_cacheable = 0;
@@ -566,7 +605,7 @@ ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
 
 static ngx_uint_t
 ngx_http_provider_gate_access_may_pay(ngx_http_provider_gate_gate_t **gates,
-    ngx_uint_t n, uint64_t paid, u_char *blocked)
+    ngx_uint_t n, ngx_array_t *paid, u_char *blocked)
 {
     int                                 stale;
     ngx_uint_t                          i;
@@ -577,7 +616,9 @@ ngx_http_provider_gate_access_may_pay(ngx_http_provider_gate_gate_t **gates,
     for (i = 0; i < n; i++) {
         p = gates[i]->provider;
 
-        if ((paid & p->bit) || p->name.data == blocked) {
+        if (ngx_http_provider_gate_access_paid(paid, p)
+            || p->name.data == blocked)
+        {
             continue;
         }
 
@@ -1076,4 +1117,28 @@ ngx_http_provider_gate_access_json(ngx_http_request_t *r)
     return 0;
 
 #endif
+}
+
+
+/* whether the request has paid for the provider: a few entries at most */
+
+static ngx_uint_t
+ngx_http_provider_gate_access_paid(ngx_array_t *paid,
+    ngx_http_provider_gate_provider_t *p)
+{
+    ngx_uint_t   i, *ids;
+
+    if (paid == NULL) {
+        return 0;
+    }
+
+    ids = paid->elts;
+
+    for (i = 0; i < paid->nelts; i++) {
+        if (ids[i] == p->index) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

@@ -36,8 +36,13 @@ typedef struct {
 typedef struct {
     ngx_http_provider_gate_filter_rule_t  *rules;
     ngx_uint_t                             nrules;   /* in rules */
-    uint64_t                               hit;      /* provider bits */
     ngx_uint_t                             open;     /* rules not done */
+
+    /* the providers hit, of one location's gates: a few at most */
+    ngx_http_provider_gate_provider_t
+                                     *hits[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
+    ngx_uint_t                             nhits;
+
     ngx_http_provider_gate_provider_t     *replaced_by;
 
     ngx_buf_t                             *held;     /* replace: our copy */
@@ -60,6 +65,9 @@ static void ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
 static void ngx_http_provider_gate_filter_hit(ngx_http_request_t *r,
     ngx_http_provider_gate_filter_ctx_t *ctx,
     ngx_http_provider_gate_provider_t *p, ngx_http_provider_gate_rule_t *rule);
+static ngx_uint_t ngx_http_provider_gate_filter_was_hit(
+    ngx_http_provider_gate_filter_ctx_t *ctx,
+    ngx_http_provider_gate_provider_t *p);
 static ngx_int_t ngx_http_provider_gate_filter_release(ngx_http_request_t *r,
     ngx_http_provider_gate_filter_ctx_t *ctx, ngx_chain_t *rest);
 static ngx_int_t ngx_http_provider_gate_filter_replace(ngx_http_request_t *r,
@@ -89,11 +97,12 @@ ngx_http_provider_gate_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
 {
-    uint64_t                               mask;
     ngx_uint_t                             i, j, n, first, status, mode;
+    ngx_array_t                           *inspect;
     ngx_http_variable_value_t             *vv;
+    ngx_http_provider_gate_gate_t        **gates;
     ngx_http_provider_gate_rule_t         *rule;
-    ngx_http_provider_gate_provider_t    **providers, *p;
+    ngx_http_provider_gate_provider_t     *p;
     ngx_http_provider_gate_main_conf_t    *pmcf;
     ngx_http_provider_gate_filter_ctx_t   *ctx;
     ngx_http_provider_gate_filter_rule_t  *fr;
@@ -104,7 +113,11 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
 
     pmcf = ngx_http_get_module_main_conf(r, ngx_http_provider_gate_module);
 
-    /* the gate's own answer, and requests it did not pass, have no mask */
+    /*
+     * The gates of the location that decided, whose providers' answers
+     * this is; the gate's own answer, and requests it did not pass, have
+     * none.  A location's gates name distinct providers.
+     */
 
     vv = &r->variables[pmcf->inspect_index];
 
@@ -112,19 +125,18 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    mask = (uint64_t) (uintptr_t) vv->data;
+    inspect = (ngx_array_t *) vv->data;
+    gates = inspect->elts;
     mode = (ngx_uint_t) (uintptr_t) r->variables[pmcf->mode_index].data;
     status = r->headers_out.status;
-
-    providers = pmcf->providers.elts;
 
     /* the context and room for every rule it may open, in one piece */
 
     n = 0;
 
-    for (i = 0; i < pmcf->providers.nelts; i++) {
-        if ((mask & providers[i]->bit) && providers[i]->passive) {
-            n += providers[i]->passive->nelts;
+    for (i = 0; i < inspect->nelts; i++) {
+        if (gates[i]->provider->passive) {
+            n += gates[i]->provider->passive->nelts;
         }
     }
 
@@ -144,10 +156,10 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
 
     ctx->length = r->headers_out.content_length_n;
 
-    for (i = 0; i < pmcf->providers.nelts; i++) {
-        p = providers[i];
+    for (i = 0; i < inspect->nelts; i++) {
+        p = gates[i]->provider;
 
-        if (!(mask & p->bit) || p->passive == NULL) {
+        if (p->passive == NULL) {
             continue;
         }
 
@@ -180,7 +192,7 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
             continue;
         }
 
-        if (ctx->hit & p->bit) {
+        if (ngx_http_provider_gate_filter_was_hit(ctx, p)) {
             ctx->nrules = first;
             continue;
         }
@@ -209,7 +221,7 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
         ctx->hold_max = ngx_max(ctx->hold_max, p->max_body);
     }
 
-    if (ctx->hit == 0 && ctx->open == 0) {
+    if (ctx->nhits == 0 && ctx->open == 0) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -217,7 +229,7 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
 
     if (mode == NGX_HTTP_PROVIDER_GATE_PASSIVE_REPLACE) {
 
-        if (ctx->hit) {
+        if (ctx->nhits) {
             return ngx_http_provider_gate_filter_replace(r, ctx);
         }
 
@@ -318,7 +330,7 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
                 if (b->last_buf) {
                     ngx_http_provider_gate_filter_feed(r, ctx, NULL, 0, 1);
 
-                    if (ctx->hit) {
+                    if (ctx->nhits) {
                         ngx_http_provider_gate_filter_consume(cl);
                         return ngx_http_provider_gate_filter_replace(r, ctx);
                     }
@@ -341,7 +353,7 @@ ngx_http_provider_gate_filter_body(ngx_http_request_t *r, ngx_chain_t *in)
             b->pos += n;
         }
 
-        if (ctx->hit) {
+        if (ctx->nhits) {
             /* what is left of this chain is the upstream's, dropped too */
             ngx_http_provider_gate_filter_consume(cl);
             return ngx_http_provider_gate_filter_replace(r, ctx);
@@ -389,7 +401,7 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
             continue;
         }
 
-        if (ctx->hit & fr[i].provider->bit) {
+        if (ngx_http_provider_gate_filter_was_hit(ctx, fr[i].provider)) {
             fr[i].done = 1;
             ctx->open--;
             continue;
@@ -462,11 +474,13 @@ ngx_http_provider_gate_filter_hit(ngx_http_request_t *r,
     ngx_http_provider_gate_canary_t     *canary;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
-    if (ctx->hit & p->bit) {
+    if (ngx_http_provider_gate_filter_was_hit(ctx, p)
+        || ctx->nhits == NGX_HTTP_PROVIDER_GATE_MAX_GATES)
+    {
         return;
     }
 
-    ctx->hit |= p->bit;
+    ctx->hits[ctx->nhits++] = p;
 
     if (ctx->replaced_by == NULL) {
         ctx->replaced_by = p;
@@ -625,6 +639,22 @@ ngx_http_provider_gate_filter_replace(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+static ngx_uint_t
+ngx_http_provider_gate_filter_was_hit(ngx_http_provider_gate_filter_ctx_t *ctx,
+    ngx_http_provider_gate_provider_t *p)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < ctx->nhits; i++) {
+        if (ctx->hits[i] == p) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

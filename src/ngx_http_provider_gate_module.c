@@ -204,11 +204,11 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
       ngx_http_provider_gate_result_variable, 0, 0, 0 },
 
     /* storage for the providers a request has paid for, not a value */
-    { ngx_string("provider_gate_paid_mask"), NULL,
+    { ngx_string("provider_gate_paid"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
     /* the providers whose answers a response speaks for, and how */
-    { ngx_string("provider_gate_inspect_mask"), NULL,
+    { ngx_string("provider_gate_inspect"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("provider_gate_inspect_mode"), NULL,
@@ -1253,13 +1253,13 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    ngx_str_set(&name, "provider_gate_paid_mask");
+    ngx_str_set(&name, "provider_gate_paid");
     pmcf->paid_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->paid_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    ngx_str_set(&name, "provider_gate_inspect_mask");
+    ngx_str_set(&name, "provider_gate_inspect");
     pmcf->inspect_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->inspect_index == NGX_ERROR) {
         return NGX_ERROR;

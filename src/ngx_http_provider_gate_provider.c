@@ -318,13 +318,6 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (pmcf->providers.nelts == NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "too many providers, at most %d",
-                           NGX_HTTP_PROVIDER_GATE_MAX_PROVIDERS);
-        return NGX_CONF_ERROR;
-    }
-
     p = ngx_pcalloc(cf->pool, sizeof(ngx_http_provider_gate_provider_t));
     if (p == NULL) {
         return NGX_CONF_ERROR;
@@ -386,7 +379,6 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
      */
 
     p->name = value[1];
-    p->bit = (uint64_t) 1 << pmcf->providers.nelts;
     p->index = pmcf->providers.nelts;
     p->file = cf->conf_file->file.name;
     p->line = cf->conf_file->line;
