@@ -181,6 +181,8 @@ sub workers_of {
 }
 
 END {
+    # a skipped file has no prefix, and no master to stop
+    return unless defined $prefix;
     for my $pid (@masters, master()) {
         kill 'TERM', $pid if alive($pid);
     }
