@@ -12,7 +12,16 @@ SHELL        := /bin/bash
 
 NGINX_SRC    ?= /usr/share/nginx/src
 NGINX_BIN    ?= /usr/sbin/nginx
+
+# The tests' mocks need the echo module.  Debian's .so loads only into
+# Debian's nginx: against another nginx, ECHO_SRC (a checkout of
+# echo-nginx-module) is built as a second dynamic module of NGINX_SRC.
+ECHO_SRC     ?=
+ifeq ($(ECHO_SRC),)
 ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+else
+ECHO_MODULE  ?= $(CURDIR)/build/nginx/objs/ngx_http_echo_module.so
+endif
 
 BUILD        := build
 TREE         := $(BUILD)/nginx
@@ -58,19 +67,21 @@ deps:
 $(TREE)/.configured: config $(BUILD)/.nginx-src
 	rm -rf $(TREE)
 	mkdir -p $(TREE)
-	cp -R "$$(cat $(BUILD)/.nginx-src)"/. $(TREE)/
+	cp -R "$(NGINX_SRC)"/. $(TREE)/
 	cd $(TREE) && \
 	if [ -f conf_flags ]; then . ./conf_flags; fi; \
 	if [ -x configure ]; then conf=./configure; else conf=auto/configure; fi; \
 	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat \
-	    --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 || \
-	    { tail -20 ../configure.log; exit 1; }
+	    --add-dynamic-module=$(CURDIR) \
+	    $(if $(ECHO_SRC),--add-dynamic-module=$(abspath $(ECHO_SRC))) \
+	    > ../configure.log 2>&1 || { tail -20 ../configure.log; exit 1; }
 	touch $@
 
-# remembers which NGINX_SRC the tree came from
+# remembers which NGINX_SRC (and ECHO_SRC) the tree came from
 $(BUILD)/.nginx-src: FORCE
 	@mkdir -p $(BUILD)
-	@echo "$(NGINX_SRC)" | cmp -s - $@ || echo "$(NGINX_SRC)" > $@
+	@echo "$(NGINX_SRC) $(ECHO_SRC)" | cmp -s - $@ || \
+	    echo "$(NGINX_SRC) $(ECHO_SRC)" > $@
 
 # installed by rename: an nginx that has the old file loaded keeps it intact
 
