@@ -23,6 +23,12 @@ else
 ECHO_MODULE  ?= $(CURDIR)/build/nginx/objs/ngx_http_echo_module.so
 endif
 
+# More configure arguments for the module's tree.  The module's debug log
+# lines (which t/ checks) exist only with --with-debug: Debian's flags
+# have it, an upstream tree gets it here.  Not part of the binary
+# signature: the module still loads into an nginx built without it.
+NGINX_CONFIGURE ?= --with-debug
+
 BUILD        := build
 TREE         := $(BUILD)/nginx
 MODULE       := $(BUILD)/ngx_http_provider_gate_module.so
@@ -71,17 +77,17 @@ $(TREE)/.configured: config $(BUILD)/.nginx-src
 	cd $(TREE) && \
 	if [ -f conf_flags ]; then . ./conf_flags; fi; \
 	if [ -x configure ]; then conf=./configure; else conf=auto/configure; fi; \
-	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat \
+	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat $(NGINX_CONFIGURE) \
 	    --add-dynamic-module=$(CURDIR) \
 	    $(if $(ECHO_SRC),--add-dynamic-module=$(abspath $(ECHO_SRC))) \
 	    > ../configure.log 2>&1 || { tail -20 ../configure.log; exit 1; }
 	touch $@
 
-# remembers which NGINX_SRC (and ECHO_SRC) the tree came from
+# remembers which NGINX_SRC, ECHO_SRC and NGINX_CONFIGURE made the tree
 $(BUILD)/.nginx-src: FORCE
 	@mkdir -p $(BUILD)
-	@echo "$(NGINX_SRC) $(ECHO_SRC)" | cmp -s - $@ || \
-	    echo "$(NGINX_SRC) $(ECHO_SRC)" > $@
+	@echo "$(NGINX_SRC) $(ECHO_SRC) $(NGINX_CONFIGURE)" | cmp -s - $@ || \
+	    echo "$(NGINX_SRC) $(ECHO_SRC) $(NGINX_CONFIGURE)" > $@
 
 # installed by rename: an nginx that has the old file loaded keeps it intact
 
