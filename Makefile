@@ -193,6 +193,114 @@ demo: deps
 	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \
 	    -c conf/nginx.conf -g 'daemon off; error_log stderr notice;'
 
+# install, uninstall, deb, test-deb: see docs/install.md
+#
+#   make install    the .so into nginx's modules directory; on Debian's
+#                   layout also modules-available/ and the modules-enabled/
+#                   link; elsewhere it prints the load_module line to add
+#   make uninstall  removes what make install put there
+#   make deb        build/libnginx-mod-http-provider-gate_VERSION_ARCH.deb
+#   make test-deb   (root) installs that package into the system nginx,
+#                   runs it with its own configuration, removes it again
+
+# the one place the version is written; the package takes it from there
+VERSION      := $(shell sed -n 's/^\#define NGX_HTTP_PROVIDER_GATE_VERSION *"\(.*\)"$$/\1/p' \
+                    src/ngx_http_provider_gate.h)
+
+# nginx's modules directory, as the nginx that will load the module says:
+# its --modules-path, or PREFIX/modules when it was configured without one
+MODULES_DIR  ?= $(shell v=$$($(NGINX_BIN) -V 2>&1 | tr ' ' '\n'); \
+                    m=$$(sed -n 's/^--modules-path=//p' <<< "$$v"); \
+                    p=$$(sed -n 's/^--prefix=//p' <<< "$$v"); \
+                    echo "$${m:-$${p:-/usr/local/nginx}/modules}")
+
+# Debian's layout (nginx-common): a load file in modules-available and a
+# link to it in modules-enabled, which nginx.conf includes at the top.
+# The package build sets MODULE_ENABLE=no: its postinst makes the link.
+NGINX_LAYOUT      ?= $(if $(wildcard /etc/nginx/modules-enabled/.),debian,plain)
+MODULES_AVAILABLE ?= /usr/share/nginx/modules-available
+MODULES_ENABLED   ?= /etc/nginx/modules-enabled
+MODULE_ENABLE     ?= yes
+INSTALL_SO        ?= $(MODULE)
+INSTALL           ?= install
+
+PKG          := libnginx-mod-http-provider-gate
+SO_NAME      := ngx_http_provider_gate_module.so
+LOAD_CONF    := mod-http-provider-gate.conf
+# dh_nginx's name for the link of an http module, priority 50
+LOAD_LINK    := 50-$(LOAD_CONF)
+
+.PHONY: install uninstall deb test-deb
+
+# refuses to write over, or remove, the files of the installed package
+define pg_no_package
+	@if [ -z "$(DESTDIR)" ] && dpkg-query -W -f='$${Status}' $(PKG) \
+	        2>/dev/null | grep -q 'ok installed'; then \
+	    echo "the package $(PKG) is installed; remove it first:" \
+	         "apt-get remove $(PKG)" >&2; \
+	    exit 1; \
+	fi
+endef
+
+install: $(INSTALL_SO)
+	$(pg_no_package)
+	@set -e; dir="$(MODULES_DIR)"; \
+	line="load_module $$dir/$(SO_NAME);"; \
+	$(INSTALL) -d "$(DESTDIR)$$dir"; \
+	$(INSTALL) -m 644 $(INSTALL_SO) "$(DESTDIR)$$dir/$(SO_NAME)"; \
+	echo "installed $(DESTDIR)$$dir/$(SO_NAME)"; \
+	if [ "$(NGINX_LAYOUT)" = debian ]; then \
+	    $(INSTALL) -d "$(DESTDIR)$(MODULES_AVAILABLE)"; \
+	    echo "$$line" > "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    chmod 644 "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    echo "installed $(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    if [ "$(MODULE_ENABLE)" = yes ]; then \
+	        $(INSTALL) -d "$(DESTDIR)$(MODULES_ENABLED)"; \
+	        ln -sfn "$(MODULES_AVAILABLE)/$(LOAD_CONF)" \
+	            "$(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK)"; \
+	        echo "enabled in $(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK);" \
+	             "then: nginx -t && systemctl reload nginx"; \
+	    fi; \
+	else \
+	    echo "add this line at the top of nginx.conf (main context):"; \
+	    echo; echo "    $$line"; echo; \
+	fi
+
+uninstall:
+	$(pg_no_package)
+	rm -f "$(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK)" \
+	      "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)" \
+	      "$(DESTDIR)$(MODULES_DIR)/$(SO_NAME)"
+
+# The package is built from a copy in build/deb/, with debian/changelog
+# made there from CHANGES and VERSION, so that dpkg-buildpackage, which
+# writes to "..", writes into build/deb/; the results land in build/.
+
+DEB_ARCH      = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_STAGE    := $(BUILD)/deb/$(PKG)-$(VERSION)
+DEB           = $(BUILD)/$(PKG)_$(VERSION)_$(DEB_ARCH).deb
+DEB_COPY     := config src debian LICENSE README.md CHANGES conf.example docs \
+                Makefile fuzz/fuzz.mk t/unit t/fixtures
+# dpkg-buildpackage and debhelper come with nginx-dev (dh-sequence-nginx)
+DEB_PACKAGES += dpkg-dev debhelper build-essential
+
+deb: deps
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_STAGE)
+	cp -R --parents $(DEB_COPY) $(DEB_STAGE)/
+	debian/make-changelog CHANGES $(VERSION) debian/control \
+	    > $(DEB_STAGE)/debian/changelog
+	cd $(DEB_STAGE) && dpkg-buildpackage -b --no-sign
+	cp $(BUILD)/deb/*.deb $(BUILD)/deb/*.buildinfo $(BUILD)/deb/*.changes \
+	    $(BUILD)/
+	@echo; echo "built $(DEB)"; dpkg-deb -f $(DEB) Package Version Depends
+
+# the port of the test's own nginx; its mock provider is the next one
+DEB_TEST_PORT ?= 8490
+
+test-deb: deb
+	prove -v t/deb-install.pl :: $(DEB) $(VERSION) $(DEB_TEST_PORT)
+
 clean:
 	rm -rf $(BUILD) t/servroot
 
