@@ -69,9 +69,25 @@ sub stop_nginx {
 
 sub purge {
     return unless $ours && installed();
-    system(@sudo, 'env', 'DEBIAN_FRONTEND=noninteractive',
-           'dpkg', '--purge', $pkg) == 0
-        or warn "dpkg --purge $pkg failed\n";
+    run_ok("dpkg --purge $pkg",
+           @sudo, 'env', 'DEBIAN_FRONTEND=noninteractive',
+           'dpkg', '--purge', $pkg);
+}
+
+# runs a command quietly; its output is shown only when it fails
+sub run_ok {
+    my ($name, @cmd) = @_;
+    my $pid = open my $out, '-|';
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT or die "stderr: $!";
+        exec @cmd or die "$cmd[0]: $!";
+    }
+    my $text = do { local $/; <$out> };
+    close $out;
+    my $ok = ok($? == 0, $name);
+    diag $text unless $ok;
+    return $ok;
 }
 
 END {
@@ -87,9 +103,9 @@ $SIG{INT} = $SIG{TERM} = sub { exit 1 };
 # apt-get takes a file for a package's name only by a path it recognises
 my $path = File::Spec->rel2abs($deb);
 $ours = 1;
-is(system(@sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get',
-          'install', '-y', '-q', '--no-install-recommends', $path), 0,
-   "apt-get install $deb");
+run_ok("apt-get install $deb",
+       @sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install',
+       '-y', '-q', '--no-install-recommends', $path);
 
 ok(installed(), "$pkg is installed");
 is(`dpkg-query -W -f='\${Version}' $pkg`, $version,
