@@ -38,7 +38,8 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
                 -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
-                $(BUILD)/unit/test_presets $(BUILD)/unit/test_report
+                $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
+                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -148,6 +149,23 @@ $(BUILD)/unit/test_report: t/unit/test_report.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
 
+$(BUILD)/unit/test_sha256: t/unit/test_sha256.c \
+                           src/ngx_http_provider_gate_sha256.c \
+                           src/ngx_http_provider_gate_sha256.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
+
+$(BUILD)/unit/test_event: t/unit/test_event.c \
+                          src/ngx_http_provider_gate_event.c \
+                          src/ngx_http_provider_gate_report.c \
+                          src/ngx_http_provider_gate_calc.c \
+                          src/ngx_http_provider_gate_event.h \
+                          src/ngx_http_provider_gate_report.h \
+                          src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
+
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise
 
@@ -188,6 +206,7 @@ demo: deps
 	@echo "  (a browser on http://127.0.0.1:8480/provider-gate/status: the HTML page)"
 	@echo "  curl -X POST localhost:8480/provider-gate/refresh?provider=kie"
 	@echo "                                  # after a top-up: polls at once"
+	@echo "  tail -f $(DEMO)/logs/webhooks.log                # one POST per change"
 	@echo "  tail -f $(DEMO)/logs/access.log                  # \$$provider_gate_*"
 	@echo
 	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \

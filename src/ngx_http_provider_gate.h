@@ -22,6 +22,7 @@
 #include "ngx_http_provider_gate_regex.h"
 #include "ngx_http_provider_gate_presets.h"
 #include "ngx_http_provider_gate_report.h"
+#include "ngx_http_provider_gate_event.h"
 
 
 /* the one place the module's version is written */
@@ -40,6 +41,17 @@
 #define NGX_HTTP_PROVIDER_GATE_AUTH_QUERY    3
 
 #define NGX_HTTP_PROVIDER_GATE_ERR_LEN       128
+
+/* poll error codes: a class and a detail, so that a change is noticed */
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_CURL   0x10000
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP   0x20000
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_JSON   0x30000
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_BODY   0x40000
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_START  0x50000
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_MULTI  0x60000
+
+/* polls failing for one reason in a row before a webhook says so */
+#define NGX_HTTP_PROVIDER_GATE_PERSISTENT    3
 
 #define NGX_HTTP_PROVIDER_GATE_PASSIVE_OFF      0
 #define NGX_HTTP_PROVIDER_GATE_PASSIVE_ON       1
@@ -102,6 +114,11 @@ typedef struct {
     ngx_uint_t                     error_code;    /* of the last logged */
     unsigned                       stale_logged:1;
     unsigned                       poll_asked:1;  /* during the poll */
+    unsigned                       error_sent:1;  /* a webhook said so */
+    unsigned                       forecast_sent:1;
+
+    ngx_uint_t                     error_streak;  /* polls, same reason */
+    ngx_msec_t                     alert_since;   /* closed or stale */
 
     pg_latch_t                     latch;
 
@@ -126,11 +143,55 @@ typedef struct {
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
     unsigned                       stale:1;       /* turned stale now */
+    unsigned                       persistent:1;  /* an error that stays */
+    unsigned                       recovered:1;   /* after stale, error */
 } ngx_http_provider_gate_change_t;
+
+
+/*
+ * An event in the outbox, a ring in the shared zone: the slot of event
+ * "seq" is seq % OUTBOX_LEN, and an event lives until the ring comes
+ * round again.  Each webhook has a sink, bound by a key made from its
+ * URL so that it survives reloads, with its cursor (the next event it
+ * sends) and a lease, as polls have: one worker sends each event to each
+ * webhook, and one that dies mid-delivery leaves a lease that expires.
+ */
+#define NGX_HTTP_PROVIDER_GATE_OUTBOX_LEN  128
+
+typedef struct {
+    uint64_t                       seq;
+    uint64_t                       time;          /* wall clock, ms */
+    ngx_http_provider_gate_node_t *node;
+    uint32_t                       sink;          /* its key; 0: every */
+    u_char                         kind;          /* PG_EVENT_* */
+    u_char                         from;
+    u_char                         to;
+    u_char                         has_balance;
+    pg_amount_t                    balance;
+    pg_amount_t                    available;
+    size_t                         reason_len;
+    u_char                         reason[PG_EVENT_REASON_LEN];
+} ngx_http_provider_gate_event_t;
+
+
+typedef struct {
+    ngx_queue_t                    queue;
+    uint32_t                       key;
+    uint64_t                       cursor;        /* the next to send */
+    ngx_uint_t                     attempts;      /* of the one there */
+    ngx_msec_t                     next_try;
+    ngx_msec_t                     lease_expire;
+    ngx_pid_t                      lease_pid;
+    ngx_uint_t                     lease_seq;
+    ngx_msec_t                     repeat_last;   /* reminders looked for */
+} ngx_http_provider_gate_sink_t;
 
 
 typedef struct {
     ngx_queue_t                    records;
+    ngx_queue_t                    sinks;
+    uint64_t                       seq;           /* of the last event */
+    ngx_http_provider_gate_event_t *outbox;       /* NULL: no webhooks */
 } ngx_http_provider_gate_shctx_t;
 
 
@@ -194,6 +255,7 @@ typedef struct {
 
     ngx_array_t                   *passive;       /* rule_t */
     ngx_msec_t                     hold;
+    ngx_msec_t                     alert_before;  /* 0: none */
     pg_latch_conf_t                latch;
     unsigned                       has_balance:1; /* a url to poll */
     unsigned                       url_none:1;    /* "url none" */
@@ -214,8 +276,29 @@ typedef struct {
 } ngx_http_provider_gate_gate_t;
 
 
+#define NGX_HTTP_PROVIDER_GATE_FORMAT_JSON   0
+#define NGX_HTTP_PROVIDER_GATE_FORMAT_SLACK  1
+
+/* provider_gate_webhook URL [secret=] [format=] [repeat=] ... */
+typedef struct {
+    ngx_str_t                      url;           /* a secret, NUL ended */
+    ngx_str_t                      host;          /* all that is logged */
+    ngx_str_t                      secret;        /* empty: unsigned */
+    ngx_uint_t                     format;        /* FORMAT_* */
+    ngx_msec_t                     repeat;        /* 0: never */
+    ngx_msec_t                     timeout;
+    ngx_uint_t                     retries;
+    ngx_flag_t                     tls_verify;
+    ngx_str_t                      ca;            /* the CA file's bytes */
+    uint32_t                       key;           /* of its sink */
+    ngx_uint_t                     index;
+    ngx_http_provider_gate_sink_t *sink;
+} ngx_http_provider_gate_webhook_t;
+
+
 typedef struct {
     ngx_array_t                    providers;    /* provider_t * */
+    ngx_array_t                    webhooks;     /* webhook_t */
     ngx_array_t                    gates;        /* gate_t * to resolve */
     ngx_shm_zone_t                *shm_zone;
     ngx_slab_pool_t               *shpool;
@@ -317,6 +400,21 @@ char *ngx_http_provider_gate_refresh(ngx_conf_t *cf, ngx_command_t *cmd,
 /* status.c */
 char *ngx_http_provider_gate_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* webhook.c */
+char *ngx_http_provider_gate_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_provider_gate_webhook_init_zone(
+    ngx_http_provider_gate_main_conf_t *pmcf, ngx_log_t *log);
+ngx_int_t ngx_http_provider_gate_webhook_init(ngx_cycle_t *cycle);
+void ngx_http_provider_gate_webhook_emit_locked(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t kind, ngx_uint_t from,
+    uint32_t sink, const char *fmt, ...);
+void ngx_http_provider_gate_webhook_poll_locked(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_http_provider_gate_change_t *ch,
+    u_char *reason, size_t len);
 
 /* secret.c */
 ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,

@@ -78,6 +78,13 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       0,
       NULL },
 
+    { ngx_string("provider_gate_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_provider_gate_webhook,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("provider_gate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_provider_gate,
@@ -342,6 +349,13 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&pmcf->providers, cf->pool, 4,
                        sizeof(ngx_http_provider_gate_provider_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&pmcf->webhooks, cf->pool, 1,
+                       sizeof(ngx_http_provider_gate_webhook_t))
         != NGX_OK)
     {
         return NULL;
@@ -967,7 +981,11 @@ ngx_http_provider_gate_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_provider_gate_poll_init(cycle);
+    if (ngx_http_provider_gate_poll_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_provider_gate_webhook_init(cycle);
 }
 
 

@@ -21,14 +21,6 @@
 /* the longest the scheduler sleeps: leases of dead workers are noticed */
 #define NGX_HTTP_PROVIDER_GATE_POLL_TICK     1000
 
-/* poll error codes: a class and a detail, so that a change is noticed */
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_CURL   0x10000
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP   0x20000
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_JSON   0x30000
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_BODY   0x40000
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_START  0x50000
-#define NGX_HTTP_PROVIDER_GATE_POLL_E_MULTI  0x60000
-
 
 /* a poll in flight: the data of its transfer */
 

@@ -212,6 +212,11 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_provider_ca_file, 0, 0, NULL },
 
+    { ngx_string("alert_before"), NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(alert_before),
+      &ngx_http_provider_gate_provider_msec_post },
+
       ngx_null_command
 };
 
@@ -302,6 +307,7 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     p->interval_exhausted = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->hold = NGX_CONF_UNSET_MSEC;
+    p->alert_before = NGX_CONF_UNSET_MSEC;
     p->stale_after = NGX_CONF_UNSET_MSEC;
     p->jitter = NGX_CONF_UNSET_UINT;
     p->max_body = NGX_CONF_UNSET_SIZE;
@@ -571,6 +577,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->interval_exhausted, 10000);
     ngx_conf_init_msec_value(p->timeout, 5000);
     ngx_conf_init_msec_value(p->hold, 60000);
+    ngx_conf_init_msec_value(p->alert_before, 0);
     ngx_conf_init_uint_value(p->jitter, 10);
     ngx_conf_init_size_value(p->max_body, 64 * 1024);
     ngx_conf_init_uint_value(p->on_unknown,

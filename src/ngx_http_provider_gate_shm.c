@@ -28,6 +28,10 @@ static ngx_http_provider_gate_node_t *ngx_http_provider_gate_shm_bind(
 static uint64_t ngx_http_provider_gate_shm_wall_ms(void);
 static void ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
     ngx_http_provider_gate_provider_t *p);
+static void ngx_http_provider_gate_shm_emit_latch(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t changes, ngx_uint_t from,
+    ngx_uint_t status, ngx_http_provider_gate_rule_t *rule);
 static void ngx_http_provider_gate_shm_log_latch(
     ngx_http_provider_gate_provider_t *p, ngx_uint_t changes,
     ngx_uint_t status, ngx_http_provider_gate_rule_t *rule, ngx_log_t *log);
@@ -73,6 +77,7 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         ngx_queue_init(&sh->records);
+        ngx_queue_init(&sh->sinks);
 
         shpool->data = sh;
 
@@ -115,6 +120,13 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         if (!providers[i]->has_balance && node->state == PG_STATE_UNKNOWN) {
             node->state = PG_STATE_OK;
         }
+    }
+
+    if (ngx_http_provider_gate_webhook_init_zone(pmcf, shm_zone->shm.log)
+        != NGX_OK)
+    {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_ERROR;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -307,7 +319,7 @@ ngx_uint_t
 ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_msec_t *when)
 {
-    unsigned                        state;
+    unsigned                        from, state;
     ngx_uint_t                      rc;
     ngx_msec_t                      now, gap;
     ngx_http_provider_gate_node_t  *node;
@@ -318,7 +330,8 @@ ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    state = node->state;
+    from = node->state;
+    state = from;
 
     if (pg_latch_refresh(&node->latch, &state, &p->latch)
         & PG_LATCH_HALF_OPEN)
@@ -330,6 +343,12 @@ ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
     }
 
     node->state = state;
+
+    if (rc & NGX_HTTP_PROVIDER_GATE_REFRESH_HALF_OPEN) {
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
+            from, 0, "a refresh was asked for: the next request is its "
+            "canary");
+    }
 
     if (p->has_balance) {
         rc |= NGX_HTTP_PROVIDER_GATE_REFRESH_QUEUED;
@@ -427,7 +446,11 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
         node->state = ch->state;
         node->failures = 0;
         node->error_code = 0;
+        node->error_streak = 0;
+
+        ch->recovered = node->stale_logged || node->error_sent;
         node->stale_logged = 0;
+        node->error_sent = 0;
 
         node->fresh_until = now + (ngx_msec_t)
                                   pg_state_fresh_for(&p->intervals, ch->state);
@@ -445,8 +468,19 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         if (node->error_code != error) {
             node->error_code = error;
+            node->error_streak = 0;
             ch->new_error = 1;
         }
+
+        /* a refused credential needs a person now; other errors may pass */
+
+        node->error_streak++;
+
+        ch->persistent = (error == NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP + 401
+                          || error == NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP + 403)
+                         ? node->error_streak == 1
+                         : node->error_streak
+                           == NGX_HTTP_PROVIDER_GATE_PERSISTENT;
 
         if (ch->old_state != PG_STATE_UNKNOWN
             && (ngx_msec_int_t) (now - node->fresh_until) >= 0
@@ -476,6 +510,8 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ch->next_poll = node->next_poll;
 
+    ngx_http_provider_gate_webhook_poll_locked(pmcf, p, ch, reason, len);
+
     ngx_http_provider_gate_shm_due(node, p);
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
@@ -495,7 +531,7 @@ ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t status,
     ngx_http_provider_gate_rule_t *rule, ngx_log_t *log)
 {
-    unsigned                        state, changes;
+    unsigned                        from, state, changes;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
@@ -504,10 +540,14 @@ ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    state = node->state;
+    from = node->state;
+    state = from;
     changes = pg_latch_hit(&node->latch, &state, ngx_current_msec,
                            node->lease_seq, &p->latch);
     node->state = state;
+
+    ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, status,
+                                          rule);
 
     ngx_http_provider_gate_shm_due(node, p);
 
@@ -527,7 +567,7 @@ void
 ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_log_t *log)
 {
-    unsigned                        state, changes;
+    unsigned                        from, state, changes;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
@@ -540,10 +580,13 @@ ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    state = node->state;
+    from = node->state;
+    state = from;
     changes = pg_latch_time(&node->latch, &state, ngx_current_msec,
                             &p->latch);
     node->state = state;
+
+    ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, 0, NULL);
 
     ngx_http_provider_gate_shm_due(node, p);
 
@@ -585,7 +628,7 @@ ngx_http_provider_gate_shm_canary_end(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, uint64_t epoch, ngx_uint_t outcome,
     ngx_log_t *log)
 {
-    unsigned                        state, changes, reopen;
+    unsigned                        from, state, changes, reopen;
     ngx_http_provider_gate_node_t  *node;
 
     node = p->node;
@@ -596,9 +639,15 @@ ngx_http_provider_gate_shm_canary_end(ngx_http_provider_gate_main_conf_t *pmcf,
              ? pg_state_next(PG_STATE_OK, node->balance, &p->thresholds)
              : PG_STATE_OK;
 
-    state = node->state;
+    from = node->state;
+    state = from;
     changes = pg_latch_canary(&node->latch, &state, epoch, outcome, reopen);
     node->state = state;
+
+    if (changes & PG_LATCH_REOPENED) {
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
+            from, 0, "its canary request was answered");
+    }
 
     if (node->canary == (ngx_atomic_uint_t) epoch) {
         node->canary = 0;
@@ -629,6 +678,47 @@ ngx_http_provider_gate_shm_due(ngx_http_provider_gate_node_t *node,
 {
     node->latch_due = (ngx_atomic_uint_t) pg_latch_due(&node->latch,
                                                        node->state, &p->latch);
+}
+
+
+/*
+ * The webhook events of the passive latch's changes, with the zone mutex
+ * held; the same changes as the log lines below, in the same order.
+ */
+
+static void
+ngx_http_provider_gate_shm_emit_latch(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_provider_t *p, ngx_uint_t changes, ngx_uint_t from,
+    ngx_uint_t status, ngx_http_provider_gate_rule_t *rule)
+{
+    char  b[PG_AMOUNT_LEN];
+
+    if ((changes & (PG_LATCH_RELATCHED|PG_LATCH_CLOSED)) && rule) {
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
+            from, 0, "%san answer matched passive rule %ui (status %ui)",
+            (changes & PG_LATCH_RELATCHED) ? "the canary failed: " : "",
+            rule->number, status);
+    }
+
+    if (changes & PG_LATCH_DISPUTED) {
+        pg_amount_format(b, sizeof(b), p->node->balance);
+
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p,
+            PG_EVENT_DISPUTED, from, 0, "its balance endpoint shows %s while "
+            "its answers say it cannot pay", b);
+    }
+
+    if (changes & PG_LATCH_HALF_OPEN) {
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
+            (changes & (PG_LATCH_RELATCHED|PG_LATCH_CLOSED))
+            ? PG_STATE_EXHAUSTED : from, 0,
+            "the hold ended: the next request is its canary");
+    }
+
+    if (changes & PG_LATCH_UNDISPUTED) {
+        ngx_http_provider_gate_webhook_emit_locked(pmcf, p,
+            PG_EVENT_UNDISPUTED, from, 0, "no answer matched for an hour");
+    }
 }
 
 
