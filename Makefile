@@ -2,6 +2,7 @@
 #
 #   make            build build/ngx_http_provider_gate_module.so
 #   make test       install what is missing, build, run every test
+#   make test-faults  the slow fault suites: reloads under load, SIGKILL
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
 #
@@ -39,7 +40,8 @@ UNIT_CFLAGS  ?= -std=c99 -Wall -Wextra -Werror -O1 -g \
 UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
-                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event
+                $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event \
+                $(BUILD)/unit/test_snapshot
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -51,7 +53,7 @@ DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test unit t demo clean
+.PHONY: all deps test unit t test-faults demo clean
 
 all: $(MODULE)
 
@@ -166,6 +168,13 @@ $(BUILD)/unit/test_event: t/unit/test_event.c \
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libcjson) -lm
 
+$(BUILD)/unit/test_snapshot: t/unit/test_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.c \
+                             src/ngx_http_provider_gate_snapshot.h \
+                             src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
+
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise
 
@@ -181,6 +190,15 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory t
+
+# faults/*.t: a worker killed mid-poll, reloads under a bounded load; plain
+# Test::More files with an nginx of their own, slower than the rest
+
+test-faults: deps
+	@$(MAKE) --no-print-directory all
+	@TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES="$(CURDIR)/$(MODULE) $(ECHO_MODULE)" \
+	prove -v faults/
 
 # the demo: conf.example with its mock provider, in the foreground
 

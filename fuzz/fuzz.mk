@@ -24,7 +24,7 @@ FUZZ_FLAGS         ?= -timeout=10 -rss_limit_mb=2048
 FUZZ_ENV           ?= UBSAN_OPTIONS=print_stacktrace=1
 
 FUZZ_DIR           := build/fuzz
-FUZZ_TARGETS       := json amount regex report
+FUZZ_TARGETS       := json amount regex report snapshot
 FUZZ_BINS          := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # the top Makefile's first target stays the default one
@@ -58,6 +58,13 @@ $(FUZZ_DIR)/fuzz_regex: fuzz/fuzz_regex.c src/ngx_http_provider_gate_regex.c \
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libpcre2-8)
+
+$(FUZZ_DIR)/fuzz_snapshot: fuzz/fuzz_snapshot.c \
+                           src/ngx_http_provider_gate_snapshot.c \
+                           src/ngx_http_provider_gate_snapshot.h \
+                           src/ngx_http_provider_gate_calc.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
 
 $(FUZZ_DIR)/fuzz_report: fuzz/fuzz_report.c \
                          src/ngx_http_provider_gate_report.c \
@@ -102,3 +109,4 @@ define FUZZ_RUN
 endef
 
 .DEFAULT_GOAL      := $(FUZZ_DEFAULT_GOAL)
+

@@ -8,7 +8,8 @@
  * The input is read twice.  As text it goes to pg_amount_parse(), and
  * what parses is formatted and parsed back, compared with strtod(),
  * and parsed again with a sign, a leading zero or a zero exponent
- * added, which must not change it.  As raw bytes (the first 64, zero
+ * added, which must not change it; pg_cost_parse() of it must round
+ * the same number up instead.  As raw bytes (the first 64, zero
  * padded) it gives doubles for pg_amount_from_double(), amounts for
  * pg_amount_format() into buffers of every small size, and arguments
  * for pg_admit(), pg_backoff_ms() and pg_jitter_ms(), each checked
@@ -171,6 +172,45 @@ fz_parse(const char *s, size_t len, pg_amount_t *v)
 }
 
 
+/*
+ * A cost is the same text rounded up instead of to the nearest, and
+ * saturated above the largest amount: at most one milli above the
+ * amount, never below it, and never negative
+ */
+
+static void
+fz_cost(const char *s, size_t len, int rc, pg_amount_t v)
+{
+    int          crc;
+    char        *p;
+    pg_amount_t  c;
+
+    p = fz_alloc(len);
+    memcpy(p, s, len);
+
+    c = FZ_UNTOUCHED;
+    crc = pg_cost_parse(p, len, &c);
+
+    free(p);
+
+    if (rc == -1 || (len > 0 && s[0] == '-')) {
+        FZ_CHECK(crc == -1);
+        FZ_CHECK(c == FZ_UNTOUCHED);
+        return;
+    }
+
+    FZ_CHECK(crc == 0);
+
+    if (rc == -2) {
+        FZ_CHECK(c == PG_COST_OVER);
+        return;
+    }
+
+    FZ_CHECK(c == v || c == v + 1);
+    FZ_CHECK(c >= 0 && c <= PG_COST_OVER);
+}
+
+
 static void
 fz_text(const char *s, size_t len)
 {
@@ -187,6 +227,8 @@ fz_text(const char *s, size_t len)
         FZ_CHECK(fz_parse(buf, n, &back) == 0);
         FZ_CHECK(back == v);
     }
+
+    fz_cost(s, len, rc, v);
 
     /* the same number written another way */
 

@@ -123,6 +123,7 @@ typedef struct {
     pg_latch_t                     latch;
 
     pg_history_t                   history;       /* recent good polls */
+    pg_settle_t                    settle;        /* marks of "debited" */
 
     u_char                         last_error[NGX_HTTP_PROVIDER_GATE_ERR_LEN];
     size_t                         last_error_len;
@@ -192,6 +193,14 @@ typedef struct {
     ngx_queue_t                    sinks;
     uint64_t                       seq;           /* of the last event */
     ngx_http_provider_gate_event_t *outbox;       /* NULL: no webhooks */
+
+    /* the state file: what changed since it was written, and its lease */
+    uint64_t                       generation;    /* the zone's birth, ms */
+    uint64_t                       changes;
+    uint64_t                       saved;         /* "changes" then */
+    ngx_msec_t                     saved_at;
+    ngx_msec_t                     save_expire;
+    ngx_err_t                      save_err;      /* the one logged */
 } ngx_http_provider_gate_shctx_t;
 
 
@@ -255,6 +264,7 @@ typedef struct {
 
     ngx_array_t                   *passive;       /* rule_t */
     ngx_msec_t                     hold;
+    ngx_msec_t                     settle;        /* late charges; 0: none */
     ngx_msec_t                     alert_before;  /* 0: none */
     pg_latch_conf_t                latch;
     unsigned                       has_balance:1; /* a url to poll */
@@ -301,6 +311,9 @@ typedef struct {
     ngx_array_t                    webhooks;     /* webhook_t */
     ngx_array_t                    gates;        /* gate_t * to resolve */
     ngx_shm_zone_t                *shm_zone;
+    ngx_str_t                      state_file;    /* empty: none */
+    ngx_str_t                      zone_file;     /* NULL: the default */
+    ngx_uint_t                     zone_line;
     ngx_slab_pool_t               *shpool;
     ngx_http_provider_gate_shctx_t *sh;
     ngx_int_t                      status_index;
@@ -415,6 +428,14 @@ void ngx_http_provider_gate_webhook_poll_locked(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_http_provider_gate_change_t *ch,
     u_char *reason, size_t len);
+
+/* statefile.c */
+void ngx_http_provider_gate_statefile_load(
+    ngx_http_provider_gate_main_conf_t *pmcf, ngx_log_t *log);
+void ngx_http_provider_gate_statefile_save(
+    ngx_http_provider_gate_main_conf_t *pmcf);
+ngx_int_t ngx_http_provider_gate_statefile_prepare(ngx_cycle_t *cycle,
+    ngx_http_provider_gate_main_conf_t *pmcf);
 
 /* secret.c */
 ngx_int_t ngx_http_provider_gate_secret_read(ngx_conf_t *cf,

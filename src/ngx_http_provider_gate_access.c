@@ -532,8 +532,7 @@ ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     vv = ngx_http_get_indexed_variable(r, g->cost_index);
 
     if (vv && !vv->not_found
-        && pg_amount_parse((char *) vv->data, vv->len, &cost) == 0
-        && cost >= 0)
+        && pg_cost_parse((char *) vv->data, vv->len, &cost) == 0)
     {
         return cost;
     }

@@ -23,11 +23,45 @@
 #define PG_BACKOFF_MAX_SHIFT  54
 
 
+static int pg_amount_parse_round(const char *s, size_t len, int ceil,
+    pg_amount_t *out);
 static size_t pg_skip_digits(const char *s, size_t len, size_t p);
 
 
 int
 pg_amount_parse(const char *s, size_t len, pg_amount_t *out)
+{
+    return pg_amount_parse_round(s, len, 0, out);
+}
+
+
+int
+pg_cost_parse(const char *s, size_t len, pg_amount_t *out)
+{
+    int  rc;
+
+    if (len > 0 && s[0] == '-') {
+        return -1;
+    }
+
+    rc = pg_amount_parse_round(s, len, 1, out);
+
+    if (rc == -2) {
+        *out = PG_COST_OVER;
+        return 0;
+    }
+
+    return rc;
+}
+
+
+/*
+ * "ceil": digits below a thousandth round a positive value up whatever
+ * they are, in place of to the nearest
+ */
+
+static int
+pg_amount_parse_round(const char *s, size_t len, int ceil, pg_amount_t *out)
 {
     int      neg, eneg, up;
     size_t   p, start, int_end, frac_start, frac_end, i;
@@ -94,17 +128,13 @@ pg_amount_parse(const char *s, size_t len, pg_amount_t *out)
 
     /*
      * The value is digits * 10^k milli; digits past "keep" are below
-     * a milli and only the first of them matters for rounding.
+     * a milli: to the nearest only the first of them matters, and
+     * rounding up looks for any that is not 0.
      */
 
     n = (int64_t) (int_end - start + frac_end - frac_start);
     k = e - (int64_t) (frac_end - frac_start) + 3;
     keep = (k < 0) ? n + k : n;
-
-    if (keep < 0) {
-        *out = 0;
-        return 0;
-    }
 
     acc = 0;
     up = 0;
@@ -115,9 +145,19 @@ pg_amount_parse(const char *s, size_t len, pg_amount_t *out)
             continue;
         }
 
-        if (j++ == keep) {
-            up = (s[i] >= '5');
-            break;
+        if (j++ >= keep) {
+
+            if (!ceil) {
+                up = (j - 1 == keep && s[i] >= '5');
+                break;
+            }
+
+            if (s[i] != '0' && !neg) {
+                up = 1;
+                break;
+            }
+
+            continue;
         }
 
         acc = acc * 10 + (s[i] - '0');

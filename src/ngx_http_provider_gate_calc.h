@@ -30,6 +30,12 @@ typedef int64_t  pg_amount_t;
 /* 10^12 units: larger balances are a provider bug, not money */
 #define PG_AMOUNT_MAX       (1000000000000LL * PG_AMOUNT_SCALE)
 
+/*
+ * A cost beyond PG_AMOUNT_MAX: more than any balance holds, so that it
+ * always blocks and never wraps to something cheaper
+ */
+#define PG_COST_OVER        (PG_AMOUNT_MAX + 1)
+
 /* longest text pg_amount_format() writes, with the NUL */
 #define PG_AMOUNT_LEN       32
 
@@ -40,6 +46,14 @@ typedef int64_t  pg_amount_t;
  */
 int pg_amount_parse(const char *s, size_t len, pg_amount_t *out);
 int pg_amount_from_double(double v, pg_amount_t *out);
+
+/*
+ * A cost: a non-negative plain decimal, rounded up to the next
+ * thousandth (a cost is never cheaper than written, and a nonzero one
+ * never free); one beyond PG_AMOUNT_MAX is PG_COST_OVER.  Returns 0, or
+ * -1 for text that is not such a number.
+ */
+int pg_cost_parse(const char *s, size_t len, pg_amount_t *out);
 size_t pg_amount_format(char *buf, size_t size, pg_amount_t a);
 
 int pg_admit(pg_amount_t avail, pg_amount_t reserve, pg_amount_t cost);

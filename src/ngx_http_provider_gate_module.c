@@ -41,11 +41,14 @@ static char *ngx_http_provider_gate_passive_mode(ngx_conf_t *cf,
 
 static ngx_int_t ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf);
+static ngx_int_t ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
+    ngx_http_provider_gate_main_conf_t *pmcf);
 static ngx_int_t ngx_http_provider_gate_add_zone(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf, ngx_str_t *name, size_t size);
 
 static ngx_int_t ngx_http_provider_gate_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_provider_gate_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_provider_gate_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_provider_gate_init_process(ngx_cycle_t *cycle);
 static void ngx_http_provider_gate_exit_process(ngx_cycle_t *cycle);
 
@@ -65,7 +68,7 @@ static ngx_conf_enum_t  ngx_http_provider_gate_passive[] = {
 static ngx_command_t  ngx_http_provider_gate_commands[] = {
 
     { ngx_string("provider_gate_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_provider_gate_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -166,7 +169,7 @@ ngx_module_t  ngx_http_provider_gate_module = {
     ngx_http_provider_gate_commands,       /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_provider_gate_init_module,    /* init module */
     ngx_http_provider_gate_init_process,   /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -437,7 +440,127 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_provider_gate_zone_fits(cf, pmcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * Whether the providers' records fit the zone, by the arithmetic of
+ * ngx_slab_init() and ngx_slab_alloc(): the pool's header, its slots and
+ * their statistics, then pages of ngx_pagesize each with a page header;
+ * a record larger than half a page takes whole pages, a smaller one a
+ * share of a page of its power-of-two slot size; the webhooks' outbox
+ * and sinks are counted alike.  Two pages go to the zone's own small
+ * allocations.  Otherwise the zone would fail only in
+ * the master's init_zone, without the directive's file:line, and only
+ * once nginx -t had said the configuration was fine.  Records of
+ * providers a reload removed still take their place: that case stays
+ * init_zone's.
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
+    ngx_http_provider_gate_main_conf_t *pmcf)
+{
+    size_t                               size, overhead, page, rec, slot;
+    size_t                               room, need;
+    ngx_uint_t                           i, n, webhooks, shift, per;
+    ngx_uint_t                           counts[16];
+    ngx_http_provider_gate_provider_t  **providers;
+
+    size = pmcf->shm_zone->shm.size;
+    page = ngx_pagesize + sizeof(ngx_slab_page_t);
+
+    /* the pool's header, slots and statistics, and the pages' alignment */
+
+    overhead = sizeof(ngx_slab_pool_t)
+               + (ngx_pagesize_shift - 3)
+                 * (sizeof(ngx_slab_page_t) + sizeof(ngx_slab_stat_t))
+               + ngx_pagesize;
+
+    room = (size > overhead) ? (size - overhead) / page : 0;
+
+    ngx_memzero(counts, sizeof(counts));
+    providers = pmcf->providers.elts;
+    need = 2;
+
+    /* the providers' records, then the webhooks' outbox and sinks */
+
+    n = pmcf->providers.nelts;
+    webhooks = pmcf->webhooks.nelts;
+
+    for (i = 0; i < n + (webhooks ? 1 + webhooks : 0); i++) {
+
+        if (i < n) {
+            rec = sizeof(ngx_http_provider_gate_node_t)
+                  + providers[i]->name.len;
+
+        } else if (i == n) {
+            rec = NGX_HTTP_PROVIDER_GATE_OUTBOX_LEN
+                  * sizeof(ngx_http_provider_gate_event_t);
+
+        } else {
+            rec = sizeof(ngx_http_provider_gate_sink_t);
+        }
+
+        if (rec > ngx_pagesize / 2) {
+            need += (rec + ngx_pagesize - 1) / ngx_pagesize;
+            continue;
+        }
+
+        for (shift = 3; ((size_t) 1 << shift) < rec; shift++) {
+            /* void */
+        }
+
+        counts[shift]++;
+    }
+
+    for (shift = 3; shift < 16; shift++) {
+        if (counts[shift] == 0) {
+            continue;
+        }
+
+        slot = (size_t) 1 << shift;
+        per = ngx_pagesize / slot;
+
+        /* the bitmap of the smallest slots takes a few of their page */
+        if (per > 64) {
+            per -= (per + 8 * slot - 1) / (8 * slot);
+        }
+
+        need += (counts[shift] + per - 1) / per;
+    }
+
+    if (need <= room) {
+        return NGX_OK;
+    }
+
+    need = overhead + need * page;
+
+    if (pmcf->zone_file.data) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"provider_gate_zone\" \"%V\" of %uzk is too small "
+                      "for %ui providers, it needs at least %uzk in %V:%ui",
+                      &pmcf->shm_zone->shm.name, size / 1024,
+                      pmcf->providers.nelts, (need + 1023) / 1024,
+                      &pmcf->zone_file, pmcf->zone_line);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "the default provider_gate zone of %uzk is too small "
+                      "for %ui providers, it needs at least %uzk: set "
+                      "\"provider_gate_zone NAME:SIZE\" in the http block "
+                      "of provider \"%V\" in %V:%ui", size / 1024,
+                      pmcf->providers.nelts, (need + 1023) / 1024,
+                      &providers[0]->name, &providers[0]->file,
+                      providers[0]->line);
+    }
+
+    return NGX_ERROR;
 }
 
 
@@ -615,9 +738,41 @@ ngx_http_provider_gate_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "state=", 6) != 0
+            || value[2].len == 6)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" of "
+                               "\"provider_gate_zone\", it must be "
+                               "state=PATH", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        pmcf->state_file.data = value[2].data + 6;
+        pmcf->state_file.len = value[2].len - 6;
+
+        /* relative to the prefix, as nginx's own files are */
+
+        if (ngx_conf_full_name(cf->cycle, &pmcf->state_file, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (pmcf->state_file.data[pmcf->state_file.len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"state\" of \"provider_gate_zone\""
+                               ", \"%V\" names a directory, not a file",
+                               &pmcf->state_file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (ngx_http_provider_gate_add_zone(cf, pmcf, &name, size) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    pmcf->zone_file = cf->conf_file->file.name;
+    pmcf->zone_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }
@@ -725,13 +880,18 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-        } else if (pg_amount_parse((char *) s.data, s.len, &g->cost) != 0
-                   || g->cost < 0)
-        {
+        } else if (pg_cost_parse((char *) s.data, s.len, &g->cost) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid cost \"%V\" for provider \"%V\", it "
                                "must be a non-negative number or a "
                                "variable", &s, &value[1]);
+            return NGX_CONF_ERROR;
+
+        } else if (g->cost > PG_AMOUNT_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cost \"%V\" for provider \"%V\" is above "
+                               "the largest amount, 1000000000000", &s,
+                               &value[1]);
             return NGX_CONF_ERROR;
         }
     }
@@ -953,6 +1113,24 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
     *h = ngx_http_provider_gate_access_handler;
 
     return NGX_OK;
+}
+
+
+/* in the master, before the workers start: the state file's directory */
+
+static ngx_int_t
+ngx_http_provider_gate_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_provider_gate_module);
+
+    if (pmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_provider_gate_statefile_prepare(cycle, pmcf);
 }
 
 

@@ -205,6 +205,8 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
         }
     }
 
+    ngx_http_provider_gate_statefile_save(pmcf);
+
     /* a few ms apart, so that workers do not all race for one lease */
 
     ngx_add_timer(ev, (ngx_msec_t) delay + ngx_random() % 20);

@@ -31,7 +31,7 @@ static char *ngx_http_provider_gate_provider_choice(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p);
 static ngx_conf_enum_t *ngx_http_provider_gate_provider_find(
     ngx_conf_enum_t *e, ngx_str_t *name);
-static char *ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf,
+static char *ngx_http_provider_gate_provider_msec_bounds(ngx_conf_t *cf,
     void *post, void *data);
 static char *ngx_http_provider_gate_provider_size_positive(ngx_conf_t *cf,
     void *post, void *data);
@@ -71,6 +71,10 @@ static char *ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf,
 static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
     ngx_command_t *cmd, ngx_http_provider_gate_provider_t *p,
     ngx_str_t *what);
+static ngx_int_t ngx_http_provider_gate_provider_token(ngx_str_t *s);
+static ngx_int_t ngx_http_provider_gate_provider_text(ngx_str_t *s);
+static ngx_int_t ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *file);
 
 
 static ngx_conf_enum_t  ngx_http_provider_gate_provider_methods[] = {
@@ -96,8 +100,52 @@ static ngx_conf_enum_t  ngx_http_provider_gate_provider_flag[] = {
 };
 
 
-static ngx_conf_post_t  ngx_http_provider_gate_provider_msec_post =
-    { ngx_http_provider_gate_provider_msec_positive };
+/*
+ * The bounds of a duration, and how the message words them; the values
+ * are those of ngx_http_provider_gate_state.h, where they are unit-tested
+ * to compose without overflow.
+ */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    ngx_msec_t                low;
+    ngx_msec_t                high;
+    char                     *range;
+} ngx_http_provider_gate_provider_bounds_t;
+
+
+/* a poll every 100 ms at most, every day at least */
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_interval_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, PG_MS_MIN,
+      PG_INTERVAL_MAX, "from 100ms to 1d" };
+
+/* the lease is the timeout plus a second: a dead poll blocks no longer */
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_timeout_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, PG_MS_MIN,
+      PG_TIMEOUT_MAX, "from 100ms to 60s" };
+
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_stale_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, PG_MS_MIN,
+      PG_STALE_MAX, "from 100ms to 7d" };
+
+/* a hold doubles up to an hour: a longer first hold would shrink */
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_hold_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, PG_MS_MIN,
+      PG_HOLD_MAX, "from 100ms to 1h" };
+
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_settle_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, 0,
+      PG_SETTLE_MAX, "from 0 to 1d" };
+
+/* forecasts count in seconds; twice the value is compared, never wraps */
+static ngx_http_provider_gate_provider_bounds_t
+    ngx_http_provider_gate_provider_alert_bounds =
+    { ngx_http_provider_gate_provider_msec_bounds, 1000,
+      30ULL * 86400 * 1000, "from 1s to 30d" };
 
 static ngx_conf_post_t  ngx_http_provider_gate_provider_size_post =
     { ngx_http_provider_gate_provider_size_positive };
@@ -149,17 +197,17 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
     { ngx_string("interval"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(interval),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_interval_bounds },
 
     { ngx_string("interval_low"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(interval_low),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_interval_bounds },
 
     { ngx_string("interval_exhausted"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(interval_exhausted),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_interval_bounds },
 
     { ngx_string("jitter"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_provider_jitter, 0,
@@ -168,7 +216,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
     { ngx_string("timeout"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(timeout),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_timeout_bounds },
 
     { ngx_string("max_body"), NGX_CONF_TAKE1,
       ngx_conf_set_size_slot, 0,
@@ -178,7 +226,7 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
     { ngx_string("stale_after"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(stale_after),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_stale_bounds },
 
     { ngx_string("on_unknown"), NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot, 0,
@@ -207,15 +255,20 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
     { ngx_string("hold"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(hold),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_hold_bounds },
 
     { ngx_string("ca_file"), NGX_CONF_TAKE1,
       ngx_http_provider_gate_provider_ca_file, 0, 0, NULL },
 
+    { ngx_string("settle"), NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(settle),
+      &ngx_http_provider_gate_provider_settle_bounds },
+
     { ngx_string("alert_before"), NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(alert_before),
-      &ngx_http_provider_gate_provider_msec_post },
+      &ngx_http_provider_gate_provider_alert_bounds },
 
       ngx_null_command
 };
@@ -254,13 +307,15 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
      * lowercases and which cannot hold "-", and labels in status output.
      */
 
-    for (i = 0; i < value[1].len; i++) {
-        c = value[1].data[i];
+    for (i = 0; i < value[1].len || i == 0; i++) {
+        c = value[1].len ? value[1].data[i] : '\0';
 
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid provider name \"%V\", it may hold "
-                               "lowercase letters, digits and \"_\"",
+                               "invalid provider name \"%V\" in "
+                               "\"provider_gate_provider\", it may hold "
+                               "lowercase letters, digits and \"_\", one "
+                               "at least",
                                &value[1]);
             return NGX_CONF_ERROR;
         }
@@ -307,6 +362,7 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     p->interval_exhausted = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->hold = NGX_CONF_UNSET_MSEC;
+    p->settle = NGX_CONF_UNSET_MSEC;
     p->alert_before = NGX_CONF_UNSET_MSEC;
     p->stale_after = NGX_CONF_UNSET_MSEC;
     p->jitter = NGX_CONF_UNSET_UINT;
@@ -502,21 +558,32 @@ ngx_http_provider_gate_provider_find(ngx_conf_enum_t *e, ngx_str_t *name)
 
 
 /*
- * 0 is no value for these: polls without a pause, no timeout at all for
- * libcurl, a record always stale, or no answer small enough
+ * 0 is no value for most: polls without a pause, no timeout at all for
+ * libcurl, a record always stale.  The ceilings keep every sum of the
+ * schedule inside ngx_msec_t; see ngx_http_provider_gate_state.h.  The
+ * message is the dispatcher's: "\"interval\" directive must be from
+ * 100ms to 1d in provider \"kie\"".
  */
 
 static char *
-ngx_http_provider_gate_provider_msec_positive(ngx_conf_t *cf, void *post,
+ngx_http_provider_gate_provider_msec_bounds(ngx_conf_t *cf, void *post,
     void *data)
 {
+    ngx_http_provider_gate_provider_bounds_t *b = post;
+
+    u_char      *last;
     ngx_msec_t  *msp = data;
 
-    if (*msp == 0) {
-        return "must be greater than 0";
+    static u_char  buf[64];
+
+    if (*msp >= b->low && *msp <= b->high) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
+    last = ngx_snprintf(buf, sizeof(buf) - 1, "must be %s", b->range);
+    *last = '\0';
+
+    return (char *) buf;
 }
 
 
@@ -569,6 +636,27 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
         }
     }
 
+    /*
+     * The published limits of balance endpoints are per minute or per
+     * ten seconds (Moonshot's first tier: 3 requests a minute; OpenRouter:
+     * 20 a minute on free models): below a second, one host alone polls
+     * more than any of them allows.  Tests may, so it is a warning, and
+     * only for what the block sets, not for a default derived from it.
+     */
+
+    if (p->url.len
+        && ((p->interval != NGX_CONF_UNSET_MSEC && p->interval < 1000)
+            || (p->interval_low != NGX_CONF_UNSET_MSEC
+                && p->interval_low < 1000)
+            || (p->interval_exhausted != NGX_CONF_UNSET_MSEC
+                && p->interval_exhausted < 1000)))
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "provider \"%V\" polls more often than once a "
+                      "second, more than providers' published rate limits "
+                      "allow in %V:%ui", &p->name, &p->file, p->line);
+    }
+
     /* the documented defaults */
 
     ngx_conf_init_uint_value(p->method, NGX_HTTP_PROVIDER_GATE_METHOD_GET);
@@ -577,6 +665,7 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
     ngx_conf_init_msec_value(p->interval_exhausted, 10000);
     ngx_conf_init_msec_value(p->timeout, 5000);
     ngx_conf_init_msec_value(p->hold, 60000);
+    ngx_conf_init_msec_value(p->settle, 0);
     ngx_conf_init_msec_value(p->alert_before, 0);
     ngx_conf_init_uint_value(p->jitter, 10);
     ngx_conf_init_size_value(p->max_body, 64 * 1024);
@@ -587,10 +676,11 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
 
     /*
      * the defaults that follow the interval; a quarter of an interval
-     * under 4ms would be 0, polls without a pause
+     * is never under the floor of the interval directives
      */
 
-    ngx_conf_init_msec_value(p->interval_low, ngx_max(p->interval / 4, 1));
+    ngx_conf_init_msec_value(p->interval_low,
+                             ngx_max(p->interval / 4, PG_MS_MIN));
     ngx_conf_init_msec_value(p->stale_after, 3 * p->interval);
 
     /*
@@ -600,6 +690,20 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
      */
 
     p->has_balance = (p->url.len != 0);
+
+    /*
+     * Once per load, not per poll: verification off is a choice, but one
+     * that should not go unnoticed in the log of every (re)start.
+     */
+
+    if (p->has_balance && !p->tls_verify) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "provider \"%V\" has \"tls_verify off\": the "
+                      "certificate of its balance endpoint is not checked, "
+                      "and its credential goes to whoever answers in %V:%ui",
+                      &p->name, &p->file, p->line);
+    }
+
 
     if (!p->has_balance) {
         if (p->passive == NULL) {
@@ -724,7 +828,120 @@ ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_provider_gate_provider_pem(cf, p, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * libcurl would take a file that is not PEM without a word and fail
+ * every poll with a certificate error: it is parsed now, with the
+ * OpenSSL that nginx and libcurl both use, and must hold a certificate.
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
+    ngx_http_provider_gate_provider_t *p, ngx_str_t *file)
+{
+#if (NGX_OPENSSL)
+
+    BIO                       *bio;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, n;
+    STACK_OF(X509_INFO)       *infos;
+
+    rc = NGX_ERROR;
+    n = 0;
+
+    ERR_clear_error();
+
+    bio = BIO_new_mem_buf(p->ca.data, (int) p->ca.len);
+    if (bio == NULL) {
+        return NGX_ERROR;
+    }
+
+    infos = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
+
+    if (infos) {
+        for (i = 0; i < (ngx_uint_t) sk_X509_INFO_num(infos); i++) {
+            if (sk_X509_INFO_value(infos, i)->x509) {
+                n++;
+            }
+        }
+
+        sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    }
+
+    BIO_free(bio);
+    ERR_clear_error();
+
+    if (infos && n) {
+        rc = NGX_OK;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "ca_file of provider \"%V\": \"%V\" holds no "
+                           "PEM certificate (\"-----BEGIN CERTIFICATE-----"
+                           "\")", &p->name, file);
+    }
+
+    return rc;
+
+#else
+
+    return NGX_OK;
+
+#endif
+}
+
+
+/* an HTTP token (RFC 9110, 5.6.2): a header name, never empty */
+
+static ngx_int_t
+ngx_http_provider_gate_provider_token(ngx_str_t *s)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (s->len == 0) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9'))
+        {
+            continue;
+        }
+
+        if (ngx_strchr("!#$%&'*+-.^_`|~", c) == NULL || c == '\0') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* text for a header line: no control character, tab aside */
+
+static ngx_int_t
+ngx_http_provider_gate_provider_text(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if ((s->data[i] < 0x20 && s->data[i] != '\t') || s->data[i] == 0x7f) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -776,8 +993,9 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_provider_gate_provider_t *p = conf;
 
-    char       *rv, *host;
+    char       *rv, *host, *user, *pass;
     CURLU      *u;
+    u_char     *s;
     ngx_str_t  *value;
 
     value = cf->args->elts;
@@ -801,6 +1019,29 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
     rv = ngx_http_provider_gate_provider_str(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /*
+     * "https://user:key@host/" would be a secret in nginx.conf, and in
+     * every message that quotes the url: an "@" before the path is
+     * refused first, without quoting it; libcurl's parse below is the
+     * second check.
+     */
+
+    s = ngx_strlchr(value[1].data, value[1].data + value[1].len, ':');
+
+    if (s && value[1].data + value[1].len - s > 3
+        && s[1] == '/' && s[2] == '/')
+    {
+        for (s += 3; s < value[1].data + value[1].len; s++) {
+            if (*s == '/' || *s == '?' || *s == '#') {
+                break;
+            }
+
+            if (*s == '@') {
+                goto userinfo;
+            }
+        }
     }
 
     if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
@@ -831,9 +1072,33 @@ ngx_http_provider_gate_provider_url(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     curl_free(host);
+
+    user = NULL;
+    pass = NULL;
+
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER
+        || curl_url_get(u, CURLUPART_PASSWORD, &pass, 0)
+           != CURLUE_NO_PASSWORD)
+    {
+        curl_free(user);
+        curl_free(pass);
+        curl_url_cleanup(u);
+
+        goto userinfo;
+    }
+
     curl_url_cleanup(u);
 
     return NGX_CONF_OK;
+
+userinfo:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid \"url\" in provider \"%V\": it holds a "
+                       "user name or password (\"user:pass@\"); the "
+                       "credential comes from \"credential\"", &p->name);
+
+    return NGX_CONF_ERROR;
 }
 
 
@@ -929,12 +1194,35 @@ ngx_http_provider_gate_provider_auth(ngx_conf_t *cf, ngx_command_t *cmd,
         p->auth_name.data = value[1].data + 7;
         p->auth_name.len = value[1].len - 7;
 
+        /* a line break here would start a header line of its own */
+
+        if (ngx_http_provider_gate_provider_token(&p->auth_name) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid header name in \"auth\" of provider "
+                               "\"%V\", it must be a token: letters, digits "
+                               "and !#$%%&'*+-.^_`|~", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
     } else if (ngx_strncmp(value[1].data, "query=", 6) == 0
                && value[1].len > 6)
     {
         p->auth = NGX_HTTP_PROVIDER_GATE_AUTH_QUERY;
         p->auth_name.data = value[1].data + 6;
         p->auth_name.len = value[1].len - 6;
+
+        if (ngx_http_provider_gate_provider_token(&p->auth_name) != NGX_OK
+            || ngx_strlchr(p->auth_name.data,
+                           p->auth_name.data + p->auth_name.len, '&')
+            || ngx_strlchr(p->auth_name.data,
+                           p->auth_name.data + p->auth_name.len, '#'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter name in \"auth\" of "
+                               "provider \"%V\", it must be a token "
+                               "without \"&\" or \"#\"", &p->name);
+            return NGX_CONF_ERROR;
+        }
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -957,6 +1245,14 @@ ngx_http_provider_gate_provider_auth(ngx_conf_t *cf, ngx_command_t *cmd,
 
         p->auth_prefix.data = value[2].data + 7;
         p->auth_prefix.len = value[2].len - 7;
+
+        if (ngx_http_provider_gate_provider_text(&p->auth_prefix) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"prefix=\" of \"auth\" in provider \"%V\" "
+                               "holds a control character (a line break?)",
+                               &p->name);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;
@@ -1021,6 +1317,27 @@ ngx_http_provider_gate_provider_header(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t  *value, *h;
 
     value = cf->args->elts;
+
+    /*
+     * Each header is a line of the poll's request, sent with the
+     * credential: a line break in either part would add lines of its own
+     */
+
+    if (ngx_http_provider_gate_provider_token(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header name in \"header\" of provider "
+                           "\"%V\", it must be a token: letters, digits "
+                           "and !#$%%&'*+-.^_`|~", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_provider_gate_provider_text(&value[2]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the value of \"header\" \"%V\" of provider "
+                           "\"%V\" holds a control character (a line "
+                           "break?)", &value[1], &p->name);
+        return NGX_CONF_ERROR;
+    }
 
     if (p->headers == NULL) {
         p->headers = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));

@@ -25,6 +25,9 @@
 
 static ngx_int_t ngx_http_provider_gate_secret_env(ngx_conf_t *cf,
     ngx_str_t *name, ngx_str_t *what, size_t max, ngx_str_t *out);
+static ngx_int_t ngx_http_provider_gate_secret_file(ngx_conf_t *cf,
+    ngx_str_t *name, ngx_str_t *what, size_t max, ngx_uint_t secret,
+    ngx_str_t *out);
 static void ngx_http_provider_gate_secret_cleanup(void *data);
 
 
@@ -68,8 +71,7 @@ ngx_http_provider_gate_secret_read(ngx_conf_t *cf, ngx_str_t *source,
         name.data = source->data + sizeof("file:") - 1;
         name.len = source->len - (sizeof("file:") - 1);
 
-        rc = ngx_http_provider_gate_secret_read_file(cf, &name, what, max,
-                                                     out);
+        rc = ngx_http_provider_gate_secret_file(cf, &name, what, max, 1, out);
 
         if (rc == NGX_OK) {
             while (out->len) {
@@ -226,12 +228,28 @@ ngx_int_t
 ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *what, size_t max, ngx_str_t *out)
 {
-    u_char     *buf;
-    size_t      n;
-    ssize_t     rd;
-    ngx_fd_t    fd;
-    ngx_int_t   rc;
-    ngx_str_t   path;
+    return ngx_http_provider_gate_secret_file(cf, name, what, max, 0, out);
+}
+
+
+/*
+ * "secret": the file holds a credential, and one that group or others
+ * may read is worth a warning: the master reads it as root, nobody else
+ * needs to.
+ */
+
+static ngx_int_t
+ngx_http_provider_gate_secret_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *what, size_t max, ngx_uint_t secret, ngx_str_t *out)
+{
+    u_char           *buf;
+    size_t            n, size;
+    ssize_t           rd;
+    ngx_uint_t        mode;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
 
     path = *name;
 
@@ -250,20 +268,52 @@ ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
     rc = NGX_ERROR;
     n = 0;
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%V: " ngx_fd_info_n " \"%V\" failed",
+                           what, &path);
+        goto close_file;
+    }
+
+    mode = ngx_file_access(&fi);
+
+    if (secret && (mode & 0044)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "%V: file \"%V\" may be read by its group or by "
+                           "others (mode 0%ui%ui%ui), it should be 0600 or "
+                           "0400", what, &path, (mode >> 6) & 7,
+                           (mode >> 3) & 7, mode & 7);
+    }
 
     /*
-     * One byte more than allowed tells a file that is too large.  The
+     * A regular file is read at its size, and one byte more tells that it
+     * grew or is too large; anything else (a pipe) up to "max".  The
      * buffer is the heap's, not the pool's, so that it can be zeroed and
      * given back once its bytes are copied at their own size.
      */
 
-    buf = ngx_alloc(max + 1, cf->log);
+    size = max;
+
+    if (ngx_is_file(&fi)) {
+        if (ngx_file_size(&fi) > (off_t) max) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%V: file \"%V\" is larger than %uz bytes",
+                               what, &path, max);
+            goto close_file;
+        }
+
+        size = (size_t) ngx_file_size(&fi);
+    }
+
+    buf = ngx_alloc(size + 1, cf->log);
     if (buf == NULL) {
         goto close_file;
     }
 
     for ( ;; ) {
-        rd = ngx_read_fd(fd, buf + n, max + 1 - n);
+        rd = ngx_read_fd(fd, buf + n, size + 1 - n);
 
         if (rd == -1) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
@@ -278,9 +328,11 @@ ngx_http_provider_gate_secret_read_file(ngx_conf_t *cf, ngx_str_t *name,
 
         n += rd;
 
-        if (n > max) {
+        if (n > size) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%V: file \"%V\" is larger than %uz bytes",
+                               size < max
+                               ? "%V: file \"%V\" grew while it was read"
+                               : "%V: file \"%V\" is larger than %uz bytes",
                                what, &path, max);
             goto release;
         }

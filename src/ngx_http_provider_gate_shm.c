@@ -79,6 +79,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_queue_init(&sh->records);
         ngx_queue_init(&sh->sinks);
 
+        sh->generation = ngx_http_provider_gate_shm_wall_ms();
+
         shpool->data = sh;
 
         len = sizeof(" in provider_gate zone \"\"") + shm_zone->shm.name.len;
@@ -127,6 +129,12 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     {
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_ERROR;
+    }
+
+    /* a fresh zone starts from the state file, one kept from a reload not */
+
+    if (opmcf == NULL && !shm_zone->shm.exists) {
+        ngx_http_provider_gate_statefile_load(pmcf, shm_zone->shm.log);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -195,9 +203,10 @@ ngx_http_provider_gate_shm_wall_ms(void)
  * The lease also keeps the debits counted so far, read now, before the
  * request goes out: its answer will be the balance as of about now, and
  * whatever is debited from here on stays debited (a debit that races
- * with this read is counted again rather than forgotten).  A provider
- * that charges late would read, in place of "now", the total as it stood
- * some time before, from a few buckets of it kept by time.
+ * with this read is counted again rather than forgotten).  With
+ * "settle", for a provider that charges late, it is the total as it
+ * stood at least "settle" before now, from the marks pg_settle_mark()
+ * keeps here and in commit.
  */
 
 ngx_uint_t
@@ -236,7 +245,9 @@ ngx_http_provider_gate_shm_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
     node->lease_pid = ngx_pid;
     node->lease_expire = now + p->timeout + NGX_HTTP_PROVIDER_GATE_LEASE_GRACE;
-    node->lease_base = node->debited;
+    pg_settle_mark(&node->settle, now, node->debited, p->settle);
+    node->lease_base = pg_settle_base(&node->settle, now, p->settle,
+                                      node->debited, node->base);
     node->lease_start = now;
 
     /* this poll answers whatever was asked before it */
@@ -348,6 +359,8 @@ ngx_http_provider_gate_shm_refresh(ngx_http_provider_gate_main_conf_t *pmcf,
         ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
             from, 0, "a refresh was asked for: the next request is its "
             "canary");
+
+        pmcf->sh->changes++;
     }
 
     if (p->has_balance) {
@@ -438,11 +451,20 @@ ngx_http_provider_gate_shm_publish(ngx_http_provider_gate_main_conf_t *pmcf,
 
         (void) ngx_atomic_fetch_add(&node->avail, (ngx_atomic_int_t) delta);
 
+        /* what the state file keeps: a first answer, a change */
+
+        if (ch->state != ch->old_state || balance != node->balance
+            || node->last_ok == 0)
+        {
+            pmcf->sh->changes++;
+        }
+
         node->balance = balance;
         node->base = node->lease_base;
         node->last_ok = wall;
 
         pg_history_add(&node->history, wall, balance);
+
         node->state = ch->state;
         node->failures = 0;
         node->error_code = 0;
@@ -549,6 +571,10 @@ ngx_http_provider_gate_shm_hit(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, status,
                                           rule);
 
+    if (changes) {
+        pmcf->sh->changes++;
+    }
+
     ngx_http_provider_gate_shm_due(node, p);
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
@@ -587,6 +613,10 @@ ngx_http_provider_gate_shm_tick(ngx_http_provider_gate_main_conf_t *pmcf,
     node->state = state;
 
     ngx_http_provider_gate_shm_emit_latch(pmcf, p, changes, from, 0, NULL);
+
+    if (changes) {
+        pmcf->sh->changes++;
+    }
 
     ngx_http_provider_gate_shm_due(node, p);
 
@@ -647,6 +677,10 @@ ngx_http_provider_gate_shm_canary_end(ngx_http_provider_gate_main_conf_t *pmcf,
     if (changes & PG_LATCH_REOPENED) {
         ngx_http_provider_gate_webhook_emit_locked(pmcf, p, PG_EVENT_STATE,
             from, 0, "its canary request was answered");
+    }
+
+    if (changes) {
+        pmcf->sh->changes++;
     }
 
     if (node->canary == (ngx_atomic_uint_t) epoch) {
@@ -838,7 +872,32 @@ void
 ngx_http_provider_gate_shm_commit(ngx_http_provider_gate_provider_t *p,
     pg_amount_t cost)
 {
-    (void) ngx_atomic_fetch_add(&p->node->debited, (ngx_atomic_int_t) cost);
+    ngx_http_provider_gate_node_t       *node;
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    node = p->node;
+
+    (void) ngx_atomic_fetch_add(&node->debited, (ngx_atomic_int_t) cost);
+
+    /*
+     * With "settle", a mark of the total a few times per settle period,
+     * so that polls need not wait for the claims' marks; the read before
+     * the lock only saves it, the mark checks again under it, and a busy
+     * lock leaves the mark to the next debit.
+     */
+
+    if (!pg_settle_due(&node->settle, ngx_current_msec, p->settle)) {
+        return;
+    }
+
+    pmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_provider_gate_module);
+
+    if (ngx_shmtx_trylock(&pmcf->shpool->mutex)) {
+        pg_settle_mark(&node->settle, ngx_current_msec, node->debited,
+                       p->settle);
+        ngx_shmtx_unlock(&pmcf->shpool->mutex);
+    }
 }
 
 

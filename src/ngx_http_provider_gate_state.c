@@ -12,6 +12,7 @@
 
 
 static uint64_t pg_state_add_sat(uint64_t a, uint64_t b);
+static uint64_t pg_settle_gap(uint64_t settle);
 static unsigned pg_latch_clean(pg_latch_t *l, uint64_t now,
     const pg_latch_conf_t *c);
 
@@ -87,7 +88,11 @@ uint64_t
 pg_state_poll_delay(const pg_intervals_t *iv, unsigned state,
     unsigned failures)
 {
-    return pg_backoff_ms(pg_state_interval(iv, state), failures);
+    uint64_t  ms;
+
+    ms = pg_backoff_ms(pg_state_interval(iv, state), failures);
+
+    return (ms < PG_DELAY_MAX) ? ms : PG_DELAY_MAX;
 }
 
 
@@ -95,7 +100,8 @@ pg_state_poll_delay(const pg_intervals_t *iv, unsigned state,
  * How long a good answer stays fresh.  Stale means the polls fail, not
  * that we chose to poll slowly: stale_after counts from "interval", and
  * a state polled more slowly (interval_exhausted can be longer) stretches
- * it by the difference.  Saturates rather than wraps.
+ * it by the difference.  Never beyond PG_DELAY_MAX, so that the caller's
+ * "now" plus it cannot wrap.
  */
 
 uint64_t
@@ -105,11 +111,14 @@ pg_state_fresh_for(const pg_intervals_t *iv, unsigned state)
 
     ms = pg_state_interval(iv, state);
 
-    if (ms <= iv->interval) {
-        return iv->stale_after;
+    if (ms > iv->interval) {
+        ms = pg_state_add_sat(iv->stale_after, ms - iv->interval);
+
+    } else {
+        ms = iv->stale_after;
     }
 
-    return pg_state_add_sat(iv->stale_after, ms - iv->interval);
+    return (ms < PG_DELAY_MAX) ? ms : PG_DELAY_MAX;
 }
 
 
@@ -377,6 +386,103 @@ pg_latch_clean(pg_latch_t *l, uint64_t now, const pg_latch_conf_t *c)
     l->last_hit = 0;
 
     return r;
+}
+
+
+/*
+ * Late charges.  A provider that charges a request some time after it
+ * reached it (a video job is charged when it is queued or done) shows
+ * the charge only in the polls that start after that.  With "settle",
+ * a poll takes as its base the running total of debits as it stood at
+ * least "settle" before the poll started: the debits since then stay
+ * counted against its answer, which may not show them yet, and so a
+ * poll cannot give back credits the provider has yet to take.
+ *
+ * The total is marked at most PG_SETTLE_MARKS - 2 times per "settle",
+ * so that the marks span more than "settle" and one of them is at most
+ * settle / 6 older than needed.  An older mark, or the base of the last
+ * good poll when no mark is old enough, counts more debits, never fewer.
+ * Times are compared as signed differences: the workers' cached clocks
+ * differ by a few milliseconds, and a mark from a clock a little ahead
+ * must not look a whole wrap old.
+ */
+
+static uint64_t
+pg_settle_gap(uint64_t settle)
+{
+    uint64_t  gap;
+
+    gap = settle / (PG_SETTLE_MARKS - 2);
+
+    return gap ? gap : 1;
+}
+
+
+/* whether pg_settle_mark() would write a mark now */
+
+int
+pg_settle_due(const pg_settle_t *s, uint64_t now, uint64_t settle)
+{
+    if (settle == 0) {
+        return 0;
+    }
+
+    return s->used == 0
+           || (int64_t) (now - s->time[s->last])
+              >= (int64_t) pg_settle_gap(settle);
+}
+
+
+void
+pg_settle_mark(pg_settle_t *s, uint64_t now, uint64_t total, uint64_t settle)
+{
+    if (!pg_settle_due(s, now, settle)) {
+        return;
+    }
+
+    if (s->used) {
+        s->last = (s->last + 1) % PG_SETTLE_MARKS;
+    }
+
+    if (s->used < PG_SETTLE_MARKS) {
+        s->used++;
+    }
+
+    s->time[s->last] = now;
+    s->total[s->last] = total;
+}
+
+
+/*
+ * The base of a poll starting "now": "total" (the running total now)
+ * without settle, else the newest mark at least "settle" old, and never
+ * below "base", the base of the last good poll, which was itself taken
+ * as of at least "settle" before it.
+ */
+
+uint64_t
+pg_settle_base(const pg_settle_t *s, uint64_t now, uint64_t settle,
+    uint64_t total, uint64_t base)
+{
+    unsigned  i, k;
+
+    if (settle == 0) {
+        return total;
+    }
+
+    if (settle > (uint64_t) INT64_MAX) {
+        return base;
+    }
+
+    for (k = 0; k < s->used; k++) {
+        i = (s->last + PG_SETTLE_MARKS - k) % PG_SETTLE_MARKS;
+
+        if ((int64_t) (now - s->time[i]) >= (int64_t) settle) {
+            return ((int64_t) (s->total[i] - base) > 0) ? s->total[i] : base;
+        }
+    }
+
+    return base;
 }
 
 

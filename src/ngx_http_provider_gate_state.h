@@ -59,6 +59,23 @@ typedef struct {
 } pg_thresholds_t;
 
 
+/*
+ * The bounds of the durations of a provider block, in milliseconds.  The
+ * floor lets tests poll several times a second; the ceilings keep every
+ * sum the schedule makes (stale_after stretched by interval_exhausted, a
+ * lease, a backoff, jitter) far inside 64 bits and ngx_msec_t, whatever
+ * value is accepted.  See docs/directives.md for why these values.
+ */
+#define PG_MS_MIN           100
+#define PG_INTERVAL_MAX     (86400ULL * 1000)        /* a day */
+#define PG_TIMEOUT_MAX      (60ULL * 1000)
+#define PG_STALE_MAX        (7ULL * 86400 * 1000)    /* a week */
+#define PG_HOLD_MAX         (3600ULL * 1000)         /* the hold's cap */
+#define PG_SETTLE_MAX       (86400ULL * 1000)
+
+/* no delay the schedule computes exceeds this (about 35 years) */
+#define PG_DELAY_MAX        ((uint64_t) 1 << 40)
+
 /* milliseconds */
 typedef struct {
     uint64_t     interval;
@@ -121,6 +138,27 @@ unsigned pg_latch_canary(pg_latch_t *l, unsigned *state, uint64_t epoch,
     unsigned outcome, unsigned reopen_state);
 unsigned pg_latch_refresh(pg_latch_t *l, unsigned *state,
     const pg_latch_conf_t *c);
+
+/*
+ * Late charges: marks of the running total of debits, a few per "settle"
+ * period, so that a poll can take as its base the total as it stood
+ * "settle" before it started.  Times are milliseconds of one monotonic
+ * clock; totals wrap as unsigned counters.
+ */
+#define PG_SETTLE_MARKS     8
+
+typedef struct {
+    uint64_t     time[PG_SETTLE_MARKS];
+    uint64_t     total[PG_SETTLE_MARKS];
+    unsigned     last;          /* the newest mark */
+    unsigned     used;          /* marks written, up to PG_SETTLE_MARKS */
+} pg_settle_t;
+
+int pg_settle_due(const pg_settle_t *s, uint64_t now, uint64_t settle);
+void pg_settle_mark(pg_settle_t *s, uint64_t now, uint64_t total,
+    uint64_t settle);
+uint64_t pg_settle_base(const pg_settle_t *s, uint64_t now, uint64_t settle,
+    uint64_t total, uint64_t base);
 
 pg_amount_t pg_state_avail_delta(pg_amount_t old_balance, uint64_t old_base,
     pg_amount_t new_balance, uint64_t new_base);

@@ -96,7 +96,7 @@ provider_gate_provider kie.ai {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid provider name "kie\.ai", it may hold lowercase letters, digits and "_" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid provider name "kie\.ai" in "provider_gate_provider", it may hold lowercase letters, digits and "_", one at least in \S+nginx\.conf:\d+/
 
 
 
@@ -493,7 +493,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"interval" directive must be greater than 0 in provider "kie" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"interval" directive must be from 100ms to 1d in provider "kie" in \S+nginx\.conf:\d+/
 
 
 
@@ -887,7 +887,7 @@ provider_gate_provider kie {
 --- config
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*"timeout" directive must be greater than 0 in provider "kie" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*"timeout" directive must be from 100ms to 60s in provider "kie" in \S+nginx\.conf:\d+/
 
 
 

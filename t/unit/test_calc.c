@@ -19,6 +19,7 @@
 
 #define PARSE(s, rc, v)  parse_case(__LINE__, s, sizeof(s) - 1, rc, v)
 #define FMT(a, s)        format_case(__LINE__, a, s)
+#define COST(s, rc, v)   cost_case(__LINE__, s, sizeof(s) - 1, rc, v)
 
 
 static void *
@@ -51,6 +52,27 @@ parse_case(int line, const char *text, size_t len, int want_rc,
 
     v = UNTOUCHED;
     rc = pg_amount_parse(copy, len, &v);
+
+    CHECK_INT_AT(line, rc, want_rc);
+    CHECK_INT_AT(line, v, (rc == 0) ? want : UNTOUCHED);
+
+    free(copy);
+}
+
+
+static void
+cost_case(int line, const char *text, size_t len, int want_rc,
+    pg_amount_t want)
+{
+    int           rc;
+    char         *copy;
+    pg_amount_t   v;
+
+    copy = xmalloc(len);
+    memcpy(copy, text, len);
+
+    v = UNTOUCHED;
+    rc = pg_cost_parse(copy, len, &v);
 
     CHECK_INT_AT(line, rc, want_rc);
     CHECK_INT_AT(line, v, (rc == 0) ? want : UNTOUCHED);
@@ -431,10 +453,79 @@ test_jitter(void)
 }
 
 
+/*
+ * Costs round up to the next thousandth and saturate above the largest
+ * amount: a cost is never cheaper than a smaller one, nor free when it
+ * is not 0.
+ */
+
+static void
+test_cost(void)
+{
+    int          i;
+    char         buf[64];
+    pg_amount_t  prev, v;
+
+    COST("0", 0, 0);
+    COST("135", 0, 135000);
+    COST("0.5", 0, 500);
+    COST("0.001", 0, 1);
+    COST("0.0001", 0, 1);
+    COST("0.0000000000000000000001", 0, 1);
+    COST("1e-30", 0, 1);
+    COST("0.0010", 0, 1);
+    COST("0.0011", 0, 2);
+    COST("1.0001", 0, 1001);
+    COST("1.0000", 0, 1000);
+    COST("0e-5", 0, 0);
+    COST("0.000", 0, 0);
+    COST("0.00000", 0, 0);
+
+    /* the nearest rounding of balances is unchanged */
+    PARSE("0.0004", 0, 0);
+    PARSE("0.0011", 0, 1);
+    PARSE("0.0005", 0, 1);
+
+    /* beyond the largest amount: more than any balance holds */
+    COST("1000000000000", 0, PG_AMOUNT_MAX);
+    COST("1000000000000.001", 0, PG_COST_OVER);
+    COST("1000000000000.0001", 0, PG_COST_OVER);
+    COST("1e12", 0, PG_AMOUNT_MAX);
+    COST("1e13", 0, PG_COST_OVER);
+    COST("1e400", 0, PG_COST_OVER);
+    COST("99999999999999999999999999999", 0, PG_COST_OVER);
+    CHECK(PG_COST_OVER > PG_AMOUNT_MAX);
+    CHECK(!pg_admit(PG_AMOUNT_MAX, 0, PG_COST_OVER));
+
+    /* not costs */
+    COST("-1", -1, 0);
+    COST("-0", -1, 0);
+    COST("-1e13", -1, 0);
+    COST("", -1, 0);
+    COST("1e", -1, 0);
+    COST("abc", -1, 0);
+    COST("1.", -1, 0);
+    COST(" 1", -1, 0);
+
+    /* monotonic: 10^k never costs less than 10^(k-1) */
+    prev = 0;
+
+    for (i = -6; i <= 20; i++) {
+        snprintf(buf, sizeof(buf), "1e%d", i);
+        CHECK_INT(pg_cost_parse(buf, strlen(buf), &v), 0);
+        CHECK(v >= prev);
+        prev = v;
+    }
+
+    CHECK_INT(prev, PG_COST_OVER);
+}
+
+
 int
 main(void)
 {
     test_parse();
+    test_cost();
     test_from_double();
     test_format();
     test_round_trip();

@@ -128,10 +128,233 @@ test_schedule(void)
     CHECK_UINT(pg_state_fresh_for(&iv, PG_STATE_EXHAUSTED), 602000);
     CHECK_UINT(pg_state_fresh_for(&iv, PG_STATE_OK), 3000);
 
-    /* no wrap for any value */
+    /* no wrap for any value, and never past PG_DELAY_MAX */
     iv.stale_after = UINT64_MAX - 5;
     iv.interval_exhausted = UINT64_MAX;
-    CHECK_UINT(pg_state_fresh_for(&iv, PG_STATE_EXHAUSTED), UINT64_MAX);
+    CHECK_UINT(pg_state_fresh_for(&iv, PG_STATE_EXHAUSTED), PG_DELAY_MAX);
+    CHECK_UINT(pg_state_fresh_for(&iv, PG_STATE_OK), PG_DELAY_MAX);
+    CHECK_UINT(pg_state_poll_delay(&iv, PG_STATE_EXHAUSTED, 0),
+               PG_DELAY_MAX);
+    CHECK_UINT(pg_state_poll_delay(&iv, PG_STATE_EXHAUSTED, 60),
+               PG_DELAY_MAX);
+}
+
+
+/*
+ * The largest values the configuration accepts: every sum the schedule
+ * makes of them stays far below what ngx_msec_t (64 bits) can hold, so
+ * that "now + delay" never wraps and signed differences stay right.
+ */
+
+static void
+test_bounds(void)
+{
+    uint64_t        fresh, delay, lease, sum;
+    pg_intervals_t  iv;
+
+    /* the default stale_after, 3 intervals, is within its own bound */
+    CHECK(3 * PG_INTERVAL_MAX <= PG_STALE_MAX);
+    CHECK(PG_MS_MIN > 0);
+    CHECK(PG_STALE_MAX + PG_INTERVAL_MAX < PG_DELAY_MAX);
+
+    iv.interval = PG_MS_MIN;
+    iv.interval_low = PG_INTERVAL_MAX;
+    iv.interval_exhausted = PG_INTERVAL_MAX;
+    iv.stale_after = PG_STALE_MAX;
+
+    fresh = pg_state_fresh_for(&iv, PG_STATE_EXHAUSTED);
+    CHECK_UINT(fresh, PG_STALE_MAX + PG_INTERVAL_MAX - PG_MS_MIN);
+
+    delay = pg_jitter_ms(pg_state_poll_delay(&iv, PG_STATE_LOW, 0), 50,
+                         UINT32_MAX);
+    CHECK(delay <= PG_INTERVAL_MAX + PG_INTERVAL_MAX / 2);
+
+    /* the lease: the timeout plus a second of grace (shm.c) */
+    lease = PG_TIMEOUT_MAX + 1000;
+
+    /* after 100 years of uptime, in milliseconds */
+    sum = 100ULL * 365 * 86400 * 1000 + fresh + delay + lease
+          + PG_SETTLE_MAX + PG_HOLD_MAX;
+    CHECK(sum < (uint64_t) INT64_MAX / 1024);
+
+    /* any failure count backs off to the state's interval at most */
+    CHECK_UINT(pg_state_poll_delay(&iv, PG_STATE_EXHAUSTED, UINT_MAX),
+               PG_INTERVAL_MAX);
+    CHECK_UINT(pg_state_poll_delay(&iv, PG_STATE_OK, 40), PG_MS_MIN);
+}
+
+
+static void
+test_settle(void)
+{
+    unsigned     i;
+    pg_settle_t  s;
+
+    memset(&s, 0, sizeof(s));
+
+    /* without settle: the total now, as before */
+    CHECK_UINT(pg_settle_base(&s, 5000, 0, 777, 10), 777);
+    CHECK(!pg_settle_due(&s, 5000, 0));
+    pg_settle_mark(&s, 5000, 777, 0);
+    CHECK_UINT(s.used, 0);
+
+    /* no mark old enough: the base of the last good poll */
+    CHECK_UINT(pg_settle_base(&s, 5000, 3000, 777, 10), 10);
+
+    /* marks at most every settle / 6 (500 ms for 3 s) */
+    CHECK(pg_settle_due(&s, 0, 3000));
+    pg_settle_mark(&s, 0, 0, 3000);
+    CHECK(!pg_settle_due(&s, 499, 3000));
+    pg_settle_mark(&s, 100, 150, 3000);
+    CHECK_UINT(s.used, 1);
+    pg_settle_mark(&s, 500, 200, 3000);
+    pg_settle_mark(&s, 1000, 300, 3000);
+    CHECK_UINT(s.used, 3);
+
+    /* the newest mark at least settle old */
+    CHECK_UINT(pg_settle_base(&s, 2999, 3000, 400, 0), 0);
+    CHECK_UINT(pg_settle_base(&s, 3000, 3000, 400, 0), 0);
+    CHECK_UINT(pg_settle_base(&s, 3499, 3000, 400, 0), 0);
+    CHECK_UINT(pg_settle_base(&s, 3500, 3000, 400, 0), 200);
+    CHECK_UINT(pg_settle_base(&s, 4000, 3000, 400, 0), 300);
+    CHECK_UINT(pg_settle_base(&s, 999999, 3000, 400, 0), 300);
+
+    /* never below the last good poll's base (settle grew on a reload) */
+    CHECK_UINT(pg_settle_base(&s, 3500, 3000, 400, 250), 250);
+    CHECK_UINT(pg_settle_base(&s, 999999, 3000, 400, 300), 300);
+
+    /* a mark from a clock a little ahead is not a wrap old */
+    memset(&s, 0, sizeof(s));
+    pg_settle_mark(&s, 10005, 50, 3000);
+    CHECK_UINT(pg_settle_base(&s, 10000, 3000, 60, 7), 7);
+    CHECK(!pg_settle_due(&s, 10000, 3000));
+
+    /* totals wrap as unsigned counters */
+    memset(&s, 0, sizeof(s));
+    pg_settle_mark(&s, 0, UINT64_MAX - 1, 1000);
+    pg_settle_mark(&s, 500, 3, 1000);
+    CHECK_UINT(pg_settle_base(&s, 1500, 1000, 9, UINT64_MAX - 10), 3);
+    CHECK_UINT(pg_settle_base(&s, 1000, 1000, 9, UINT64_MAX - 10),
+               UINT64_MAX - 1);
+
+    /* the ring: 20 marks 500 ms apart, the oldest overwritten */
+    memset(&s, 0, sizeof(s));
+
+    for (i = 0; i < 20; i++) {
+        pg_settle_mark(&s, i * 500, i * 10, 3000);
+    }
+
+    CHECK_UINT(s.used, PG_SETTLE_MARKS);
+    CHECK_UINT(pg_settle_base(&s, 9500, 3000, 999, 0), 130);
+    CHECK_UINT(pg_settle_base(&s, 9499, 3000, 999, 0), 120);
+
+    /* older than the ring: its oldest mark (12), older still counts more */
+    CHECK_UINT(pg_settle_base(&s, 9000, 3000, 999, 0), 120);
+    CHECK_UINT(pg_settle_base(&s, 8999, 3000, 999, 0), 0);
+
+    /* settle beyond any clock */
+    CHECK_UINT(pg_settle_base(&s, 9000, UINT64_MAX, 999, 5), 5);
+}
+
+
+/*
+ * A provider that charges each request "delay" ms after it reached it,
+ * polled every "interval" ms, requests at random moments: with settle at
+ * least the delay, avail never exceeds what the account will hold once
+ * every charge has landed (no credits are given back early), and once
+ * the requests stop for two polls at least settle apart, it is that
+ * balance exactly: the first marks the last total, the second takes it.
+ * With settle 0 the same run gives credits back, which is the bug.
+ */
+
+#define SIM_PENDING  4096
+
+static int
+sim_settle(uint64_t settle, uint64_t delay, uint64_t interval,
+    unsigned seed)
+{
+    int          over;
+    uint64_t     t, next_poll, debited, base, when[SIM_PENDING];
+    unsigned     n, i;
+    pg_amount_t  avail, balance, truth, visible, cost[SIM_PENDING], c;
+    pg_settle_t  s;
+
+    srand(seed);
+    memset(&s, 0, sizeof(s));
+
+    truth = 1000000;
+    balance = truth;
+    avail = truth;
+    debited = 0;
+    base = 0;
+    next_poll = interval;
+    n = 0;
+    over = 0;
+
+    /* after the last request, two polls at least settle apart */
+    for (t = 1; t < 50000 + 2 * (settle + interval) + 1000; t += 10) {
+
+        if (t < 50000 && rand() % 20 == 0 && n < SIM_PENDING) {
+            c = 1 + rand() % 500;
+
+            if (pg_admit(avail, 0, c)) {
+                avail -= c;
+                debited += c;
+                truth -= c;
+                pg_settle_mark(&s, t, debited, settle);
+                when[n] = t;
+                cost[n++] = c;
+            }
+        }
+
+        if (t >= next_poll) {
+            /* what the provider shows now: the charges that landed */
+            visible = 1000000;
+
+            for (i = 0; i < n; i++) {
+                if (t - when[i] >= delay) {
+                    visible -= cost[i];
+                }
+            }
+
+            pg_settle_mark(&s, t, debited, settle);
+            c = (pg_amount_t) pg_settle_base(&s, t, settle, debited, base);
+
+            avail += pg_state_avail_delta(balance, base, visible,
+                                          (uint64_t) c);
+            balance = visible;
+            base = (uint64_t) c;
+            next_poll = t + interval;
+        }
+
+        if (avail > truth) {
+            over = 1;
+        }
+    }
+
+    if (settle >= delay) {
+        CHECK_INT(avail, truth);
+    }
+
+    return over;
+}
+
+
+static void
+test_settle_sim(void)
+{
+    unsigned  seed;
+
+    for (seed = 1; seed <= 20; seed++) {
+        CHECK_INT(sim_settle(3000, 2000, 500, seed), 0);
+        CHECK_INT(sim_settle(2000, 2000, 700, seed), 0);
+        CHECK_INT(sim_settle(5000, 2000, 7000, seed), 0);
+        CHECK_INT(sim_settle(200, 0, 300, seed), 0);
+
+        /* too short a settle, or none: credits come back early */
+        CHECK_INT(sim_settle(0, 2000, 500, seed), 1);
+        CHECK_INT(sim_settle(1000, 2000, 500, seed), 1);
+    }
 }
 
 
@@ -697,6 +920,9 @@ main(void)
     test_admit_decision();
     test_avail_delta();
     test_in_flight();
+    test_bounds();
+    test_settle();
+    test_settle_sim();
     test_latch_poll();
     test_latch_dispute();
     test_latch_passive_only();
