@@ -5,6 +5,7 @@
 #   make test-faults  the slow fault suites: reloads under load, SIGKILL
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
+#   make install    (and uninstall, deb, test-deb): docs/install.md
 #
 # NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
 # default.  It is copied into build/, so the tree itself is never written.
