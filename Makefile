@@ -6,6 +6,7 @@
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
 #   make install    (and uninstall, deb, test-deb): docs/install.md
+#   make bench      install the bench tools, build, measure (5 to 8 min)
 #
 # NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
 # default.  It is copied into build/, so the tree itself is never written.
@@ -54,7 +55,7 @@ DEB_PACKAGES := nginx nginx-dev libcurl4-openssl-dev libcjson-dev \
 
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test unit t test-faults demo clean
+.PHONY: all deps test unit t test-faults demo bench bench-deps clean
 
 all: $(MODULE)
 
@@ -128,7 +129,9 @@ $(BUILD)/unit/test_json: t/unit/test_json.c src/ngx_http_provider_gate_json.c \
 
 $(BUILD)/unit/test_regex: t/unit/test_regex.c \
                           src/ngx_http_provider_gate_regex.c \
-                          src/ngx_http_provider_gate_regex.h t/unit/pg_test.h
+                          src/ngx_http_provider_gate_presets.c \
+                          src/ngx_http_provider_gate_regex.h \
+                          src/ngx_http_provider_gate_presets.h t/unit/pg_test.h
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
 	    $$(pkg-config --cflags --libs libpcre2-8)
@@ -338,6 +341,21 @@ DEB_TEST_PORT ?= 8490
 
 test-deb: deb
 	prove -v t/deb-install.pl :: $(DEB) $(VERSION) $(DEB_TEST_PORT)
+# make bench: callgrind, wrk, a slow provider, scale and the status page
+# side by side on this machine, one table printed and written to
+# bench/results/ (docs/performance.md explains it).  5 to 8 minutes;
+# BENCH_QUICK=1 takes about 2, for development only.  Never part of
+# make test: it loads the machine.
+
+BENCH_PACKAGES := valgrind wrk curl python3 libnginx-mod-http-lua \
+                  libnginx-mod-http-ndk libnginx-mod-http-echo
+
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(BENCH_PACKAGES)"
+
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory all
+	NGINX_BIN=$(NGINX_BIN) MODULE=$(CURDIR)/$(MODULE) bench/run
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -4,9 +4,11 @@
  *
  * libFuzzer target for passive matching over a body in pieces: every
  * preset's patterns, fed the input cut at two points the input chooses,
- * must find exactly what one match over the whole body finds.  The
- * presets' patterns are bounded and look back one byte, well within what
- * the streaming matcher keeps, so any difference is a bug.
+ * must find exactly what one match over the whole body finds, with the
+ * literal prefilter and without it, and with the last piece matched by
+ * pg_regex_last().  The presets' patterns are bounded
+ * and look back one byte, well within what the streaming matcher keeps,
+ * so any difference is a bug.
  */
 
 
@@ -23,6 +25,7 @@
 
 
 static pg_regex_t  *fuzz_rules[FUZZ_MAX_RULES];
+static pg_regex_t  *fuzz_plain[FUZZ_MAX_RULES];     /* no prefilter */
 static size_t       fuzz_nrules;
 
 
@@ -44,10 +47,17 @@ fuzz_init(void)
 
             fuzz_rules[fuzz_nrules] = pg_regex_compile(m, strlen(m), err,
                                                        sizeof(err));
-            if (fuzz_rules[fuzz_nrules] == NULL) {
+            fuzz_plain[fuzz_nrules] = pg_regex_compile(m, strlen(m), err,
+                                                       sizeof(err));
+
+            if (fuzz_rules[fuzz_nrules] == NULL
+                || fuzz_plain[fuzz_nrules] == NULL)
+            {
                 fprintf(stderr, "preset %s: %s\n", p->name, err);
                 abort();
             }
+
+            pg_regex_no_prefilter(fuzz_plain[fuzz_nrules]);
 
             fuzz_nrules++;
         }
@@ -55,14 +65,18 @@ fuzz_init(void)
 }
 
 
+/* "last": the last piece through pg_regex_last(), as the filter does */
+
 static int
-fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b)
+fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b,
+    int last)
 {
+    int               rc;
     char             *piece;
     size_t            i, from, cuts[3];
     pg_regex_tail_t   tail;
 
-    memset(&tail, 0, sizeof(tail));
+    pg_regex_tail_init(&tail);
 
     cuts[0] = a;
     cuts[1] = b;
@@ -78,6 +92,12 @@ fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b)
 
         piece = malloc(cuts[i] - from);
         memcpy(piece, body + from, cuts[i] - from);
+
+        if (last && cuts[i] == len) {
+            rc = pg_regex_last(re, &tail, piece, cuts[i] - from);
+            free(piece);
+            return rc;
+        }
 
         if (pg_regex_feed(re, &tail, piece, cuts[i] - from)) {
             free(piece);
@@ -95,6 +115,7 @@ fuzz_feed(pg_regex_t *re, const char *body, size_t len, size_t a, size_t b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    int          whole;
     size_t       i, len, a, b, t;
     const char  *body;
 
@@ -119,11 +140,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     for (i = 0; i < fuzz_nrules; i++) {
-        if (fuzz_feed(fuzz_rules[i], body, len, a, b)
-            != pg_regex_match(fuzz_rules[i], body, len))
+        whole = pg_regex_match(fuzz_plain[i], body, len);
+
+        if (fuzz_feed(fuzz_rules[i], body, len, a, b, 0) != whole
+            || fuzz_feed(fuzz_plain[i], body, len, a, b, 0) != whole
+            || fuzz_feed(fuzz_rules[i], body, len, a, b, 1) != whole
+            || pg_regex_match(fuzz_rules[i], body, len) != whole)
         {
-            fprintf(stderr, "rule %zu: pieces and whole body differ, cuts "
-                    "%zu %zu of %zu\n", i, a, b, len);
+            fprintf(stderr, "rule %zu: pieces, whole body or prefilter "
+                    "differ, cuts %zu %zu of %zu\n", i, a, b, len);
             abort();
         }
     }

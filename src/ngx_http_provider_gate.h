@@ -200,6 +200,7 @@ typedef struct {
     uint64_t                       saved;         /* "changes" then */
     ngx_msec_t                     saved_at;
     ngx_msec_t                     save_expire;
+    ngx_uint_t                     save_seq;      /* whose lease it is */
     ngx_err_t                      save_err;      /* the one logged */
 } ngx_http_provider_gate_shctx_t;
 
@@ -418,7 +419,9 @@ char *ngx_http_provider_gate_status(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_provider_gate_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_provider_gate_webhook_init_zone(
-    ngx_http_provider_gate_main_conf_t *pmcf, ngx_log_t *log);
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_main_conf_t *opmcf, ngx_log_t *log);
+void ngx_http_provider_gate_webhook_recycle(void);
 ngx_int_t ngx_http_provider_gate_webhook_init(ngx_cycle_t *cycle);
 void ngx_http_provider_gate_webhook_emit_locked(
     ngx_http_provider_gate_main_conf_t *pmcf,

@@ -25,7 +25,7 @@
 #define PG_EVENT_DISPUTED   5
 #define PG_EVENT_UNDISPUTED 6
 #define PG_EVENT_FORECAST   7   /* alert_before: empty within it */
-#define PG_EVENT_REPEAT     8   /* still EXHAUSTED, HALF_OPEN or stale */
+#define PG_EVENT_REPEAT     8   /* still EXHAUSTED or stale */
 
 /* longest reason kept with an event */
 #define PG_EVENT_REASON_LEN 160

@@ -34,16 +34,20 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                         rules;    /* filter_rule_t */
-    uint64_t                            hit;      /* provider bits */
-    ngx_uint_t                          open;     /* rules not done */
-    ngx_http_provider_gate_provider_t  *replaced_by;
+    ngx_http_provider_gate_filter_rule_t  *rules;
+    ngx_uint_t                             nrules;   /* in rules */
+    uint64_t                               hit;      /* provider bits */
+    ngx_uint_t                             open;     /* rules not done */
+    ngx_http_provider_gate_provider_t     *replaced_by;
 
-    ngx_buf_t                          *held;     /* replace: our copy */
-    size_t                              hold_max;
+    ngx_buf_t                             *held;     /* replace: our copy */
+    size_t                                 hold_max;
 
-    unsigned                            holding:1;
-    unsigned                            replaced:1;
+    /* the body's length as this filter sees it, -1 if not known */
+    off_t                                  length;
+
+    unsigned                               holding:1;
+    unsigned                               replaced:1;
 } ngx_http_provider_gate_filter_ctx_t;
 
 
@@ -86,7 +90,7 @@ static ngx_int_t
 ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
 {
     uint64_t                               mask;
-    ngx_uint_t                             i, j, status, mode, body_rules;
+    ngx_uint_t                             i, j, n, first, status, mode;
     ngx_http_variable_value_t             *vv;
     ngx_http_provider_gate_rule_t         *rule;
     ngx_http_provider_gate_provider_t    **providers, *p;
@@ -112,19 +116,33 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
     mode = (ngx_uint_t) (uintptr_t) r->variables[pmcf->mode_index].data;
     status = r->headers_out.status;
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_provider_gate_filter_ctx_t));
+    providers = pmcf->providers.elts;
+
+    /* the context and room for every rule it may open, in one piece */
+
+    n = 0;
+
+    for (i = 0; i < pmcf->providers.nelts; i++) {
+        if ((mask & providers[i]->bit) && providers[i]->passive) {
+            n += providers[i]->passive->nelts;
+        }
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_provider_gate_filter_ctx_t)
+                      + n * sizeof(ngx_http_provider_gate_filter_rule_t));
     if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    if (ngx_array_init(&ctx->rules, r->pool, 2,
-                       sizeof(ngx_http_provider_gate_filter_rule_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    ctx->rules = (ngx_http_provider_gate_filter_rule_t *) &ctx[1];
 
-    providers = pmcf->providers.elts;
+    /*
+     * A filter before this one that changes the body clears the length,
+     * so a length still set is that of the bytes this filter will see:
+     * the piece that completes it is the last, and needs no tail kept.
+     */
+
+    ctx->length = r->headers_out.content_length_n;
 
     for (i = 0; i < pmcf->providers.nelts; i++) {
         p = providers[i];
@@ -133,8 +151,10 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
             continue;
         }
 
+        /* one pass: the body rules are taken back if another one hits */
+
         rule = p->passive->elts;
-        body_rules = 0;
+        first = ctx->nrules;
 
         for (j = 0; j < p->passive->nelts; j++) {
 
@@ -147,14 +167,21 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
                 break;
             }
 
-            body_rules++;
+            if (r->header_only) {
+                continue;
+            }
+
+            fr = &ctx->rules[ctx->nrules++];
+            fr->provider = p;
+            fr->rule = &rule[j];
         }
 
-        if (ctx->hit & p->bit) {
+        if (ctx->nrules == first) {
             continue;
         }
 
-        if (body_rules == 0 || r->header_only) {
+        if (ctx->hit & p->bit) {
+            ctx->nrules = first;
             continue;
         }
 
@@ -163,6 +190,8 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
         if (r->headers_out.content_encoding
             && r->headers_out.content_encoding->value.len)
         {
+            ctx->nrules = first;
+
             if (ngx_atomic_cmp_set(&p->node->encoded_warned, 0, 1)) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "provider_gate: answers for provider \"%V\" "
@@ -176,26 +205,8 @@ ngx_http_provider_gate_filter_header(ngx_http_request_t *r)
             continue;
         }
 
-        for (j = 0; j < p->passive->nelts; j++) {
-
-            if (rule[j].regex == NULL
-                || !ngx_http_provider_gate_filter_status(&rule[j], status))
-            {
-                continue;
-            }
-
-            fr = ngx_array_push(&ctx->rules);
-            if (fr == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_memzero(fr, sizeof(ngx_http_provider_gate_filter_rule_t));
-            fr->provider = p;
-            fr->rule = &rule[j];
-
-            ctx->open++;
-            ctx->hold_max = ngx_max(ctx->hold_max, p->max_body);
-        }
+        ctx->open += ctx->nrules - first;
+        ctx->hold_max = ngx_max(ctx->hold_max, p->max_body);
     }
 
     if (ctx->hit == 0 && ctx->open == 0) {
@@ -362,6 +373,7 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
 {
     size_t                                 n;
     ngx_uint_t                             i, matched;
+    pg_regex_tail_t                       *tail, local;
     ngx_http_provider_gate_filter_rule_t  *fr;
 
     if (len) {
@@ -369,9 +381,9 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
                        "provider_gate: passive body filter, %uz bytes", len);
     }
 
-    fr = ctx->rules.elts;
+    fr = ctx->rules;
 
-    for (i = 0; i < ctx->rules.nelts; i++) {
+    for (i = 0; i < ctx->nrules; i++) {
 
         if (fr[i].done) {
             continue;
@@ -383,27 +395,49 @@ ngx_http_provider_gate_filter_feed(ngx_http_request_t *r,
             continue;
         }
 
-        if (fr[i].tail == NULL) {
-            fr[i].tail = ngx_pcalloc(r->pool, sizeof(pg_regex_tail_t));
-            if (fr[i].tail == NULL) {
-                fr[i].done = 1;
-                ctx->open--;
-                continue;
-            }
-        }
-
         /* the first max_body bytes of the body, no more */
 
         n = ngx_min(len, fr[i].provider->max_body - fr[i].seen);
         fr[i].seen += n;
 
-        matched = (n && pg_regex_feed(fr[i].rule->regex, fr[i].tail,
-                                      (char *) p, n));
+        if (last
+            || fr[i].seen == fr[i].provider->max_body
+            || (off_t) fr[i].seen == ctx->length)
+        {
+            /* the rule's last piece: a body in one piece keeps no tail */
 
-        if (!matched && (last || fr[i].seen == fr[i].provider->max_body)) {
-            matched = pg_regex_finish(fr[i].rule->regex, fr[i].tail);
+            tail = fr[i].tail;
+
+            if (tail == NULL) {
+                tail = &local;
+                pg_regex_tail_init(tail);
+            }
+
+            matched = n ? pg_regex_last(fr[i].rule->regex, tail, (char *) p,
+                                        n)
+                        : pg_regex_finish(fr[i].rule->regex, tail);
+
             fr[i].done = 1;
             ctx->open--;
+
+        } else {
+
+            if (fr[i].tail == NULL) {
+
+                /* its kilobyte of bytes is written before it is read */
+
+                fr[i].tail = ngx_palloc(r->pool, sizeof(pg_regex_tail_t));
+                if (fr[i].tail == NULL) {
+                    fr[i].done = 1;
+                    ctx->open--;
+                    continue;
+                }
+
+                pg_regex_tail_init(fr[i].tail);
+            }
+
+            matched = (n && pg_regex_feed(fr[i].rule->regex, fr[i].tail,
+                                          (char *) p, n));
         }
 
         if (matched) {

@@ -147,6 +147,7 @@ ngx_http_provider_gate_poll_handler(ngx_event_t *ev)
     /* "master_process off": a reload replaced the cycle in this process */
 
     ngx_http_provider_gate_curl_recycle();
+    ngx_http_provider_gate_webhook_recycle();
 
     if (w->cycle != ngx_cycle
         && ngx_http_provider_gate_poll_cycle((ngx_cycle_t *) ngx_cycle)
@@ -575,7 +576,12 @@ ngx_http_provider_gate_poll_log(ngx_http_provider_gate_provider_t *p,
                               : "keeping the last good balance");
     }
 
-    if (ch->stale) {
+    if (ch->stale && p->node->last_ok == 0) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "provider \"%V\" is stale: no good answer yet",
+                      &p->name);
+
+    } else if (ch->stale) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "provider \"%V\" is stale: no good answer for %uL ms",
                       &p->name, ch->stale_for);

@@ -71,7 +71,9 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         sh = shpool->data;
 
     } else {
-        sh = ngx_slab_alloc(shpool, sizeof(ngx_http_provider_gate_shctx_t));
+        /* zeroed: a pool filled for debugging is not */
+
+        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_provider_gate_shctx_t));
         if (sh == NULL) {
             return NGX_ERROR;
         }
@@ -80,6 +82,16 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_queue_init(&sh->sinks);
 
         sh->generation = ngx_http_provider_gate_shm_wall_ms();
+
+        /*
+         * Webhook events are numbered on from the zone's birth, a thousand
+         * a millisecond: a restart or a binary upgrade numbers its events
+         * above the last ones, and receivers de-duplicating on host and
+         * seq drop nothing new.  2^53, where a JSON number stops being
+         * exact, is two centuries of wall clock away.
+         */
+
+        sh->seq = sh->generation * 1000;
 
         shpool->data = sh;
 
@@ -124,7 +136,8 @@ ngx_http_provider_gate_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
     }
 
-    if (ngx_http_provider_gate_webhook_init_zone(pmcf, shm_zone->shm.log)
+    if (ngx_http_provider_gate_webhook_init_zone(pmcf, opmcf,
+                                                 shm_zone->shm.log)
         != NGX_OK)
     {
         ngx_shmtx_unlock(&shpool->mutex);

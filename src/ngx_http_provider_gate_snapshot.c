@@ -171,7 +171,7 @@ pg_snapshot_parse(const char *text, size_t len, pg_snapshot_head_t *head,
             p++;
         }
 
-        if (p == name || p - name > 255) {
+        if (p == name || p - name > 65535) {
             return PG_SNAPSHOT_RECORD;
         }
 

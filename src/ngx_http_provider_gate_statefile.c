@@ -36,7 +36,7 @@
 /* a writer that died mid-write leaves a lease that expires */
 #define NGX_HTTP_PROVIDER_GATE_SAVE_LEASE   10000
 
-/* the largest state file read: far above 10,000 providers' */
+/* the largest state file read: hundreds of thousands of providers' */
 #define NGX_HTTP_PROVIDER_GATE_STATE_MAX    (64 * 1024 * 1024)
 
 
@@ -50,6 +50,10 @@ static uint64_t ngx_http_provider_gate_statefile_msec(uint64_t wall,
 static uint64_t ngx_http_provider_gate_statefile_wall(uint64_t wall,
     uint64_t t);
 static uint64_t ngx_http_provider_gate_statefile_now(void);
+static ngx_uint_t ngx_http_provider_gate_statefile_due(
+    ngx_http_provider_gate_shctx_t *sh, ngx_msec_t now);
+static uint64_t ngx_http_provider_gate_statefile_limit(
+    ngx_http_provider_gate_provider_t *p, pg_snapshot_rec_t *r);
 
 
 /*
@@ -179,7 +183,7 @@ ngx_http_provider_gate_statefile_load(ngx_http_provider_gate_main_conf_t *pmcf,
             continue;
         }
 
-        if (age > providers[i]->stale_after) {
+        if (age > ngx_http_provider_gate_statefile_limit(providers[i], r)) {
             old++;
             continue;
         }
@@ -294,9 +298,34 @@ ngx_http_provider_gate_statefile_restore(ngx_http_provider_gate_provider_t *p,
     node->latch_due = (ngx_atomic_uint_t) pg_latch_due(&node->latch,
                                                        node->state, &p->latch);
 
+    /* reminders (repeat=) of an EXHAUSTED provider count from the start */
+
+    if (state == PG_STATE_EXHAUSTED) {
+        node->alert_since = ngx_current_msec ? ngx_current_msec : 1;
+    }
+
     /* the next poll, at once, confirms or corrects what was restored */
 
     node->next_poll = ngx_current_msec;
+}
+
+
+/*
+ * How old a record may be and still be used: as long as its balance
+ * would have stayed fresh in its state (longer in EXHAUSTED, whose polls
+ * are further apart); for a provider without a balance endpoint, as long
+ * as a latch may hold.
+ */
+
+static uint64_t
+ngx_http_provider_gate_statefile_limit(ngx_http_provider_gate_provider_t *p,
+    pg_snapshot_rec_t *r)
+{
+    if (p->has_balance) {
+        return pg_state_fresh_for(&p->intervals, r->state);
+    }
+
+    return ngx_max(p->stale_after, p->latch.hold_max);
 }
 
 
@@ -358,11 +387,12 @@ ngx_http_provider_gate_statefile_save(ngx_http_provider_gate_main_conf_t *pmcf)
 {
     u_char                              *buf, *p, *tmp;
     size_t                               size;
+    ssize_t                              n;
     uint64_t                             wall, changes, generation;
     ngx_fd_t                             fd;
     ngx_err_t                            err;
     ngx_msec_t                           now;
-    ngx_uint_t                           i, ok;
+    ngx_uint_t                           i, ok, seq, log;
     const char                          *what;
     pg_snapshot_rec_t                   *recs, *r;
     pg_snapshot_writer_t                 w;
@@ -374,10 +404,7 @@ ngx_http_provider_gate_statefile_save(ngx_http_provider_gate_main_conf_t *pmcf)
     now = ngx_current_msec;
 
     if (pmcf->state_file.len == 0
-        || now - sh->saved_at < NGX_HTTP_PROVIDER_GATE_SAVE_GAP
-        || (sh->changes == sh->saved
-            && now - sh->saved_at < NGX_HTTP_PROVIDER_GATE_SAVE_EVERY)
-        || (sh->save_expire && (ngx_msec_int_t) (sh->save_expire - now) > 0))
+        || !ngx_http_provider_gate_statefile_due(sh, now))
     {
         return;
     }
@@ -404,13 +431,16 @@ ngx_http_provider_gate_statefile_save(ngx_http_provider_gate_main_conf_t *pmcf)
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    if (sh->save_expire && (ngx_msec_int_t) (sh->save_expire - now) > 0) {
+    /* another worker may have saved between the look and the lock */
+
+    if (!ngx_http_provider_gate_statefile_due(sh, now)) {
         ngx_shmtx_unlock(&pmcf->shpool->mutex);
         ngx_free(recs);
         return;
     }
 
     sh->save_expire = now + NGX_HTTP_PROVIDER_GATE_SAVE_LEASE;
+    seq = ++sh->save_seq;
     changes = sh->changes;
     generation = sh->generation;
 
@@ -457,18 +487,34 @@ ngx_http_provider_gate_statefile_save(ngx_http_provider_gate_main_conf_t *pmcf)
     err = 0;
     what = NULL;
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE, 0600);
+    /*
+     * A new file, never one that is there already: a temporary file left
+     * by a worker that was killed goes first, and a symbolic link put in
+     * its place is not followed.
+     */
+
+    (void) ngx_delete_file(tmp);
+
+    fd = open((char *) tmp, O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW, 0600);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
         what = ngx_open_file_n;
 
     } else {
-        if (ngx_write_fd(fd, buf, p - buf) != p - buf) {
-            err = ngx_errno;
-            what = ngx_write_fd_n;
+        for (buf = (u_char *) (recs + pmcf->providers.nelts); buf < p;
+             buf += n)
+        {
+            n = ngx_write_fd(fd, buf, p - buf);
 
-        } else if (fsync(fd) == -1) {
+            if (n <= 0) {
+                err = (n == 0) ? NGX_ENOSPC : ngx_errno;
+                what = ngx_write_fd_n;
+                break;
+            }
+        }
+
+        if (what == NULL && fsync(fd) == -1) {
             err = ngx_errno;
             what = "fsync()";
         }
@@ -497,37 +543,76 @@ ngx_http_provider_gate_statefile_save(ngx_http_provider_gate_main_conf_t *pmcf)
 
     ngx_shmtx_lock(&pmcf->shpool->mutex);
 
-    sh->save_expire = 0;
+    /* a save that outlived its lease leaves the next writer's alone */
+
+    if (sh->save_seq == seq) {
+        sh->save_expire = 0;
+    }
+
     sh->saved_at = now;
 
     if (ok) {
         sh->saved = changes;
     }
 
-    /* one line per kind of failure, not one a second */
+    /* one line per kind of failure, and one when it works again */
 
-    if (ok || err != sh->save_err) {
-        ok = ok ? (sh->save_err != 0) : 2;
-        sh->save_err = err;
+    log = 0;
 
-    } else {
-        ok = 0;
+    if (!ok && err != sh->save_err) {
+        log = 2;
+
+    } else if (ok && sh->save_err) {
+        log = 1;
     }
+
+    sh->save_err = ok ? 0 : err;
 
     ngx_shmtx_unlock(&pmcf->shpool->mutex);
 
-    if (ok == 2) {
+    if (log == 2) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, err,
                       "provider_gate: cannot write the state file \"%s\", "
                       "%s failed", tmp, what);
 
-    } else if (ok == 1) {
+    } else if (log == 1) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "provider_gate: the state file \"%V\" is written again",
                       &pmcf->state_file);
     }
 
     ngx_free(recs);
+}
+
+
+/*
+ * Whether a save is due: a change and a second since the last save, or
+ * 30 seconds, and nobody else saving.  Read with or without the mutex;
+ * times compared as signed differences, like nginx's timers.
+ */
+
+static ngx_uint_t
+ngx_http_provider_gate_statefile_due(ngx_http_provider_gate_shctx_t *sh,
+    ngx_msec_t now)
+{
+    ngx_msec_int_t  since;
+
+    if (sh->save_expire && (ngx_msec_int_t) (sh->save_expire - now) > 0) {
+        return 0;
+    }
+
+    if (sh->saved_at == 0) {
+        return 1;
+    }
+
+    since = (ngx_msec_int_t) (now - sh->saved_at);
+
+    if (since < NGX_HTTP_PROVIDER_GATE_SAVE_GAP) {
+        return 0;
+    }
+
+    return sh->changes != sh->saved
+           || since >= NGX_HTTP_PROVIDER_GATE_SAVE_EVERY;
 }
 
 
@@ -543,8 +628,10 @@ ngx_int_t
 ngx_http_provider_gate_statefile_prepare(ngx_cycle_t *cycle,
     ngx_http_provider_gate_main_conf_t *pmcf)
 {
+    int               fd;
     u_char           *dir, *p, *last, *end;
     ngx_err_t         err;
+    struct stat       st;
     ngx_core_conf_t  *ccf;
 
     if (pmcf->state_file.len == 0 || ngx_test_config) {
@@ -577,14 +664,44 @@ ngx_http_provider_gate_statefile_prepare(ngx_cycle_t *cycle,
     if (ngx_create_dir(dir, 0700) == NGX_FILE_ERROR) {
         err = ngx_errno;
 
-        if (err == NGX_EEXIST) {
-            return NGX_OK;
+        if (err != NGX_EEXIST) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
+                          "provider_gate: " ngx_create_dir_n " \"%s\" for "
+                          "the state file failed", dir);
+            return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, err,
-                      "provider_gate: " ngx_create_dir_n " \"%s\" for the "
-                      "state file failed", dir);
-        return NGX_ERROR;
+        /*
+         * The master reads what is there as root: a directory others may
+         * write to would let them choose every provider's balance.
+         */
+
+        if (lstat((char *) dir, &st) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "provider_gate: lstat(\"%s\") for the state file "
+                          "failed", dir);
+            return NGX_ERROR;
+        }
+
+        ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                               ngx_core_module);
+
+        if (!S_ISDIR(st.st_mode) || (st.st_mode & (S_IWGRP|S_IWOTH))
+            || (st.st_uid != 0 && st.st_uid != geteuid()
+                && st.st_uid != ccf->user))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "provider_gate: \"%s\", the state file's "
+                          "directory, is %s: give the state file a "
+                          "directory of its own", dir,
+                          !S_ISDIR(st.st_mode) ? "not a directory"
+                          : (st.st_mode & (S_IWGRP|S_IWOTH))
+                            ? "writable by group or others"
+                            : "owned by another user");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
     }
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
@@ -593,12 +710,23 @@ ngx_http_provider_gate_statefile_prepare(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    if (chown((char *) dir, ccf->user, ccf->group) == -1) {
+    /* the directory just made, not whatever may have replaced it since */
+
+    fd = open((char *) dir, O_RDONLY|O_DIRECTORY|O_NOFOLLOW);
+
+    if (fd == -1 || fchown(fd, ccf->user, ccf->group) == -1) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                       "provider_gate: chown(\"%s\") for the state file "
                       "failed", dir);
+
+        if (fd != -1) {
+            (void) close(fd);
+        }
+
         return NGX_ERROR;
     }
+
+    (void) close(fd);
 
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                   "provider_gate: made \"%s\" for the state file", dir);

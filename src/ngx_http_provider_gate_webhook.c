@@ -84,6 +84,13 @@ static void ngx_http_provider_gate_webhook_send(
     ngx_http_provider_gate_event_t *ev);
 static void ngx_http_provider_gate_webhook_done(
     ngx_http_provider_gate_curl_t *t);
+static void ngx_http_provider_gate_webhook_failed(
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_webhook_t *wh, ngx_uint_t seq, uint64_t event,
+    u_char *text, size_t len);
+static void ngx_http_provider_gate_webhook_log(
+    ngx_http_provider_gate_webhook_t *wh, ngx_int_t rc, u_char *text,
+    size_t len, uint64_t event, ngx_uint_t attempts, ngx_msec_t retry);
 static ngx_int_t ngx_http_provider_gate_webhook_finish(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_webhook_t *wh, ngx_uint_t seq, ngx_uint_t ok,
@@ -365,14 +372,15 @@ ngx_http_provider_gate_webhook_url(ngx_conf_t *cf,
 
 ngx_int_t
 ngx_http_provider_gate_webhook_init_zone(
-    ngx_http_provider_gate_main_conf_t *pmcf, ngx_log_t *log)
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_main_conf_t *opmcf, ngx_log_t *log)
 {
-    ngx_uint_t                         i;
+    ngx_uint_t                         i, k;
     ngx_queue_t                       *q;
     ngx_slab_pool_t                   *shpool;
     ngx_http_provider_gate_sink_t     *sink;
     ngx_http_provider_gate_shctx_t    *sh;
-    ngx_http_provider_gate_webhook_t  *wh;
+    ngx_http_provider_gate_webhook_t  *wh, *old;
 
     if (pmcf->webhooks.nelts == 0) {
         return NGX_OK;
@@ -419,6 +427,31 @@ ngx_http_provider_gate_webhook_init_zone(
     found:
 
         wh[i].sink = sink;
+
+        /*
+         * A webhook the previous configuration did not have, whose sink a
+         * configuration before it left: it starts with the next event too,
+         * not with those written while it was away.
+         */
+
+        if (opmcf == NULL || sink->cursor > sh->seq) {
+            continue;
+        }
+
+        old = opmcf->webhooks.elts;
+
+        for (k = 0; k < opmcf->webhooks.nelts; k++) {
+            if (old[k].key == wh[i].key) {
+                break;
+            }
+        }
+
+        if (k == opmcf->webhooks.nelts) {
+            sink->cursor = sh->seq + 1;
+            sink->attempts = 0;
+            sink->next_try = 0;
+            sink->repeat_last = 0;
+        }
     }
 
     return NGX_OK;
@@ -519,7 +552,12 @@ ngx_http_provider_gate_webhook_poll_locked(
     node = p->node;
 
     if (ch->error) {
-        if (ch->stale) {
+        if (ch->stale && node->last_ok == 0) {
+            ngx_http_provider_gate_webhook_emit_locked(pmcf, p,
+                PG_EVENT_STALE, ch->old_state, 0,
+                "no good answer yet, polls fail: %*s", len, reason);
+
+        } else if (ch->stale) {
             (void) pg_duration_format(d, sizeof(d), ch->stale_for / 1000);
 
             ngx_http_provider_gate_webhook_emit_locked(pmcf, p,
@@ -807,6 +845,14 @@ ngx_http_provider_gate_webhook_claim(ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_shctx_t  *sh;
     ngx_http_provider_gate_event_t  *e;
 
+    /*
+     * The lease must cover the transfer, whose timeout libcurl counts
+     * from the real time: this timer may run late, after a slow write of
+     * the state file, say.
+     */
+
+    ngx_time_update();
+
     sh = pmcf->sh;
     sink = wh->sink;
     now = ngx_current_msec;
@@ -821,7 +867,14 @@ ngx_http_provider_gate_webhook_claim(ngx_http_provider_gate_main_conf_t *pmcf,
         goto done;
     }
 
+    /*
+     * Reminders only to a webhook that has sent all else: one whose
+     * receiver is down would otherwise fill the ring with them and push
+     * out real events, its own and other webhooks'.
+     */
+
     if (wh->repeat
+        && sink->cursor > sh->seq
         && (sink->repeat_last == 0
             || now - sink->repeat_last >= NGX_HTTP_PROVIDER_GATE_WEBHOOK_TICK))
     {
@@ -863,7 +916,8 @@ ngx_http_provider_gate_webhook_claim(ngx_http_provider_gate_main_conf_t *pmcf,
 
     sink->lease_pid = ngx_pid;
     sink->lease_expire = now + wh->timeout
-                         + NGX_HTTP_PROVIDER_GATE_WEBHOOK_GRACE;
+                         + ngx_max(wh->timeout,
+                                   NGX_HTTP_PROVIDER_GATE_WEBHOOK_GRACE);
 
     *ev = *e;
 
@@ -1052,10 +1106,13 @@ destroy:
 
 failed:
 
-    /* counted as a failed try, so that a lasting failure ends */
+    /* counted and logged as a failed try, so that a lasting failure ends */
 
-    (void) ngx_http_provider_gate_webhook_finish(pmcf, wh, seq, 0, NULL,
-                                                 NULL);
+    ngx_http_provider_gate_webhook_failed(pmcf, wh, seq, ev->seq,
+                                          (u_char *) "could not start the "
+                                          "delivery",
+                                          sizeof("could not start the "
+                                                 "delivery") - 1);
 }
 
 
@@ -1122,6 +1179,35 @@ ngx_http_provider_gate_webhook_done(ngx_http_provider_gate_curl_t *t)
                             t->status);
     }
 
+    ngx_http_provider_gate_webhook_log(wh, rc, text, last - text,
+                                       send->event, attempts, retry);
+}
+
+
+/* a try that failed before its transfer started */
+
+static void
+ngx_http_provider_gate_webhook_failed(ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_webhook_t *wh, ngx_uint_t seq, uint64_t event,
+    u_char *text, size_t len)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  attempts;
+    ngx_msec_t  retry;
+
+    rc = ngx_http_provider_gate_webhook_finish(pmcf, wh, seq, 0, &attempts,
+                                               &retry);
+
+    ngx_http_provider_gate_webhook_log(wh, rc, text, len, event, attempts,
+                                       retry);
+}
+
+
+static void
+ngx_http_provider_gate_webhook_log(ngx_http_provider_gate_webhook_t *wh,
+    ngx_int_t rc, u_char *text, size_t len, uint64_t event,
+    ngx_uint_t attempts, ngx_msec_t retry)
+{
     if (rc == NGX_DECLINED) {
         /* another worker took the lease over: it tells */
         return;
@@ -1130,16 +1216,32 @@ ngx_http_provider_gate_webhook_done(ngx_http_provider_gate_curl_t *t)
     if (rc == NGX_DONE) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "provider_gate: webhook to \"%V\" failed: %*s, event "
-                      "%uL is dropped after %ui tries", &wh->host,
-                      last - text, text, send->event, attempts);
+                      "%uL is dropped after %ui tries", &wh->host, len, text,
+                      event, attempts);
         return;
     }
 
     ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
                   "provider_gate: webhook to \"%V\" failed: %*s, event %uL "
                   "is tried again in %M ms (try %ui of %ui)", &wh->host,
-                  last - text, text, send->event, retry, attempts,
-                  wh->retries + 1);
+                  len, text, event, retry, attempts, wh->retries + 1);
+}
+
+
+/*
+ * "master_process off": a reload replaces the cycle in this process, and
+ * the first cycle may have had no webhooks to arm the timer for.  Called
+ * by the poll scheduler, which runs whatever the configuration.
+ */
+
+void
+ngx_http_provider_gate_webhook_recycle(void)
+{
+    if (ngx_http_provider_gate_webhook_worker.timer.handler == NULL
+        && ngx_process == NGX_PROCESS_SINGLE)
+    {
+        (void) ngx_http_provider_gate_webhook_init((ngx_cycle_t *) ngx_cycle);
+    }
 }
 
 

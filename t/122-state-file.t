@@ -83,6 +83,11 @@ http {
 
     provider_gate_zone  pg:1m state=state/provider-gate.state;
 
+    # reminders each second while EXHAUSTED, to a receiver below
+    provider_gate_webhook  http://127.0.0.1:$port/hook repeat=1s;
+
+    log_format hook escape=none '\$request_body';
+
     # polls every 20 s: stale_after is a minute, longer than the test's
     # restarts; a refresh brings the polls the test needs
     provider_gate_provider kie {
@@ -93,18 +98,38 @@ http {
         jitter      0;
     }
 
+    # passive only: nothing but a request or the clock changes it
+    provider_gate_provider v0 {
+        preset      v0;
+        credential  env:KIE_API_KEY;
+        hold        1h;
+    }
+
     server {
         listen       127.0.0.1:$port;
 
         location = /gen     { provider_gate kie cost=135; echo passed; }
         location = /status  { provider_gate_status; }
         location = /refresh { provider_gate_refresh; }
+        location = /v0      {
+            provider_gate  v0;
+            proxy_pass     http://127.0.0.1:$mock/v0;
+        }
+        location = /hook    {
+            access_log  logs/hook.log hook;
+            echo_read_request_body;
+            echo ok;
+        }
     }
 
     server {
         listen       127.0.0.1:$mock;
         error_log    logs/mock-error.log warn;
         default_type application/json;
+
+        location = /v0 {
+            return 402 '{"error":{"type":"payment_required_error","message":"You are out of credits."}}';
+        }
 
         # "down": every poll fails, which never changes what is known
         location = /credit {
@@ -182,6 +207,11 @@ sub stop {
     ok within(40, sub { !alive($pid) }), 'nginx stops';
 }
 
+# the webhook events received so far
+sub events {
+    return map { decode_json($_) } split /\n/, read_file('logs/hook.log');
+}
+
 sub count_lines {
     my ($re) = @_;
     return scalar(() = read_file('logs/error.log') =~ /$re/g);
@@ -214,8 +244,18 @@ is $st[2] & 0777, 0600, 'readable by its owner only';
 
 # --- a restart while the provider is down: the saved balance decides
 
+is get('/v0')->{status}, 402, "v0's answer says it cannot pay";
+ok within(15, sub { read_file($state) =~ /^p v0 3 0 0 0 0 1 0 3600000 /m }),
+   'its latch is in the file'
+    or diag read_file($state);
+
+ok within(10, sub { grep { $_->{event} eq 'repeat' } events() }),
+   'reminders while EXHAUSTED';
+my $seq_before = (sort { $b <=> $a } map { $_->{seq} } events())[0];
+
 stop();
 write_file('html/down', '');
+my $events_before = () = events();
 
 ok nginx_cmd(), 'nginx starts again';
 
@@ -228,8 +268,21 @@ ok !$k->{stale}, 'not stale';
 is $k->{polls_ok}, 0, 'though no poll has answered';
 
 like read_file('logs/error.log'),
-     qr/\[notice\] [^\n]*provider_gate: 1 of 1 providers start from the state file "[^"]+provider-gate\.state", written \d+ ms ago by generation $gen1/,
+     qr/\[notice\] [^\n]*provider_gate: 2 of 2 providers start from the state file "[^"]+provider-gate\.state", written \d+ ms ago by generation $gen1/,
      'the log says where the state came from';
+
+is get('/v0')->{status}, 503, 'v0 is still latched';
+
+# v0 has no polls: after the restart, no event but the reminders
+ok within(10, sub {
+    grep { $_->{event} eq 'repeat' && $_->{provider} eq 'v0' }
+    (events())[$events_before .. scalar(events()) - 1] }),
+   'a provider restored EXHAUSTED is reminded of too';
+
+my @after = (events())[$events_before .. scalar(events()) - 1];
+ok !(grep { $_->{seq} <= $seq_before } @after),
+   "the new zone's events are numbered above the old zone's ($seq_before)"
+    or diag explain \@after;
 
 # --- a corrupt file is ignored
 
@@ -247,7 +300,7 @@ like read_file('logs/error.log'),
 # --- a file older than stale_after is ignored
 
 # the workers have written a good file again by now; age it by a day
-ok within(15, sub { read_file($state) =~ /\nend 1 [0-9a-f]{16}\n\z/ }),
+ok within(15, sub { read_file($state) =~ /\nend 2 [0-9a-f]{16}\n\z/ }),
    'a good file again';
 stop();
 
@@ -261,14 +314,14 @@ stop();
         $h ^= $c;
         $h *= 1099511628211;
     }
-    write_file($state, $text . sprintf("end 1 %016x\n", $h));
+    write_file($state, $text . sprintf("end 2 %016x\n", $h));
 }
 
 ok nginx_cmd(), 'nginx starts with an old file';
 
 is kie()->{state}, 'UNKNOWN', 'the provider starts UNKNOWN';
 like read_file('logs/error.log'),
-     qr/\[warn\] [^\n]*provider_gate: the state file "[^"]+" is older than the stale_after of 1 providers, which start UNKNOWN/,
+     qr/\[warn\] [^\n]*provider_gate: the state file "[^"]+" is older than the stale_after of 2 providers, which start UNKNOWN/,
      'the log says it was too old';
 
 # --- back to EXHAUSTED, then a binary upgrade: USR2, WINCH, QUIT
@@ -309,6 +362,18 @@ ok within(15, sub {
 is get('/gen')->{status}, 503, 'the new nginx still refuses';
 
 unlike read_file('logs/error.log'), qr/\[(alert|crit|emerg)\]/, 'no alert';
+
+# --- a directory that others may write to is refused
+
+my $now = master();
+kill 'QUIT', $now;
+ok within(40, sub { !alive($now) }), 'nginx stops';
+
+chmod 0777, "$prefix/state";
+ok !nginx_cmd(), 'nginx refuses to start';
+like read_file('logs/error.log'),
+     qr/\[emerg\] [^\n]*provider_gate: "[^"]+\/state", the state file's directory, is writable by group or others: give the state file a directory of its own/,
+     'naming the directory and why';
 unlike read_file('logs/error.log'), qr/cannot write the state file/,
        'every write succeeded';
 
