@@ -341,6 +341,7 @@ DEB_TEST_PORT ?= 8490
 
 test-deb: deb
 	prove -v t/deb-install.pl :: $(DEB) $(VERSION) $(DEB_TEST_PORT)
+
 # make bench: callgrind, wrk, a slow provider, scale and the status page
 # side by side on this machine, one table printed and written to
 # bench/results/ (docs/performance.md explains it).  5 to 8 minutes;
