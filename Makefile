@@ -27,10 +27,11 @@ ECHO_MODULE  ?= $(CURDIR)/build/nginx/objs/ngx_http_echo_module.so
 endif
 
 # More configure arguments for the module's tree.  The module's debug log
-# lines (which t/ checks) exist only with --with-debug: Debian's flags
-# have it, an upstream tree gets it here.  Not part of the binary
-# signature: the module still loads into an nginx built without it.
-NGINX_CONFIGURE ?= --with-debug
+# lines (which t/ checks) exist only with --with-debug, and its check of
+# a ca_file's PEM only with OpenSSL (NGX_OPENSSL): Debian's flags have
+# both, an upstream tree gets them here.  Neither is part of the binary
+# signature, so the module still loads into an nginx built without them.
+NGINX_CONFIGURE ?= --with-debug --with-http_ssl_module
 
 BUILD        := build
 TREE         := $(BUILD)/nginx
