@@ -44,7 +44,8 @@ UNIT_TESTS   := $(BUILD)/unit/test_calc $(BUILD)/unit/test_state \
                 $(BUILD)/unit/test_json $(BUILD)/unit/test_regex \
                 $(BUILD)/unit/test_presets $(BUILD)/unit/test_report \
                 $(BUILD)/unit/test_sha256 $(BUILD)/unit/test_event \
-                $(BUILD)/unit/test_snapshot
+                $(BUILD)/unit/test_snapshot \
+                $(BUILD)/unit/test_scan
 
 # make fuzz, make fuzz-smoke: libFuzzer targets of the pure core
 include fuzz/fuzz.mk
@@ -180,6 +181,16 @@ $(BUILD)/unit/test_snapshot: t/unit/test_snapshot.c \
 	@mkdir -p $(@D)
 	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^)
 
+$(BUILD)/unit/test_scan: t/unit/test_scan.c src/ngx_http_provider_gate_scan.c \
+                         src/ngx_http_provider_gate_json.c \
+                         src/ngx_http_provider_gate_calc.c \
+                         src/ngx_http_provider_gate_scan.h \
+                         src/ngx_http_provider_gate_json.h \
+                         src/ngx_http_provider_gate_calc.h t/unit/pg_test.h
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
+
 # the .t files run under a system Test::Nginx when there is one, under
 # the bundled runner in t/lib otherwise
 
@@ -220,17 +231,27 @@ demo: deps
 	@echo "nginx with ngx_http_provider_gate_module on 127.0.0.1:8480"
 	@echo "(mock KIE.ai balance: 225 credits, polled every 2s; Ctrl-C stops)"
 	@echo
-	@echo "  curl -i localhost:8480/api/v1/generate-video     # costs 135"
+	@echo "  v='localhost:8480/api/v1/generate-video -H Content-Type:application/json'"
+	@echo "  curl -i \$$v -d '{\"model\":\"sora-2-pro\",\"resolution\":\"720p\",\"duration\":15}'"
+	@echo "                                  # 200: costs 135, 225 - 135 = 90 left"
+	@echo "  curl -i \$$v -d '{\"model\":\"sora-2-pro\",\"resolution\":\"720p\",\"duration\":15}'"
+	@echo "                                  # 503: the first spent 135 of the 225"
+	@echo "                                  # until the next poll (2s) reads 225 again"
+	@echo "  curl -i \$$v -d '{\"model\":\"sora-2\",\"resolution\":\"720p\",\"duration\":10}'"
+	@echo "                                  # 200: costs 25, which 90 can pay"
 	@echo "  echo '{\"code\":200,\"msg\":\"success\",\"data\":100}' > $(DEMO_BALANCE)"
-	@echo "  curl -i localhost:8480/api/v1/generate-video     # 503 after a poll"
+	@echo "  curl -i \$$v -d '{\"model\":\"sora-2-pro\",\"resolution\":\"1080p\",\"duration\":15}'"
+	@echo "                                  # 503 after a poll: 300 > 100"
 	@echo "  echo '{\"code\":200,\"msg\":\"success\",\"data\":10000}' > $(DEMO_BALANCE)"
-	@echo "  curl -i localhost:8480/api/v1/generate-video     # open again"
+	@echo "  curl -i \$$v -d '{\"model\":\"sora-2-pro\",\"resolution\":\"1080p\",\"duration\":15}'"
+	@echo "                                  # open again"
 	@echo "  curl -s localhost:8480/provider-gate/status      # every provider, JSON"
 	@echo "  (a browser on http://127.0.0.1:8480/provider-gate/status: the HTML page)"
 	@echo "  curl -X POST localhost:8480/provider-gate/refresh?provider=kie"
 	@echo "                                  # after a top-up: polls at once"
 	@echo "  tail -f $(DEMO)/logs/webhooks.log                # one POST per change"
-	@echo "  tail -f $(DEMO)/logs/access.log                  # \$$provider_gate_*"
+	@echo "  tail -f $(DEMO)/logs/access.log   # balance: the last poll; available:"
+	@echo "                                    # less what was spent since"
 	@echo
 	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \
 	    -c conf/nginx.conf -g 'daemon off; error_log stderr notice;'

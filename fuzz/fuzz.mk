@@ -24,7 +24,7 @@ FUZZ_FLAGS         ?= -timeout=10 -rss_limit_mb=2048
 FUZZ_ENV           ?= UBSAN_OPTIONS=print_stacktrace=1
 
 FUZZ_DIR           := build/fuzz
-FUZZ_TARGETS       := json amount regex report snapshot
+FUZZ_TARGETS       := json amount regex report snapshot scan
 FUZZ_BINS          := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
 # the top Makefile's first target stays the default one
@@ -72,6 +72,16 @@ $(FUZZ_DIR)/fuzz_report: fuzz/fuzz_report.c \
                          src/ngx_http_provider_gate_calc.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^) -lm
+
+$(FUZZ_DIR)/fuzz_scan: fuzz/fuzz_scan.c src/ngx_http_provider_gate_scan.c \
+                       src/ngx_http_provider_gate_json.c \
+                       src/ngx_http_provider_gate_calc.c \
+                       src/ngx_http_provider_gate_scan.h \
+                       src/ngx_http_provider_gate_json.h \
+                       src/ngx_http_provider_gate_calc.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -o $@ $(filter %.c,$^) \
+	    $$(pkg-config --cflags --libs libcjson) -lm
 
 # $(1): seconds for each target.  One line per target: executions, time,
 # corpus size and whether it crashed; the first error line and the saved

@@ -49,6 +49,8 @@
 #define NGX_HTTP_PROVIDER_GATE_POLL_E_BODY   0x40000
 #define NGX_HTTP_PROVIDER_GATE_POLL_E_START  0x50000
 #define NGX_HTTP_PROVIDER_GATE_POLL_E_MULTI  0x60000
+/* the envelope failed: the detail is a hash of the provider's own code */
+#define NGX_HTTP_PROVIDER_GATE_POLL_E_CODE   0x70000
 
 /* polls failing for one reason in a row before a webhook says so */
 #define NGX_HTTP_PROVIDER_GATE_PERSISTENT    3
@@ -112,6 +114,8 @@ typedef struct {
     ngx_msec_t                     lease_start;   /* of the last poll */
     ngx_uint_t                     failures;
     ngx_uint_t                     error_code;    /* of the last logged */
+    ngx_uint_t                     conf_gen;      /* credential, url */
+    ngx_msec_t                     conf_grace;    /* older ones wait */
     unsigned                       stale_logged:1;
     unsigned                       poll_asked:1;  /* during the poll */
     unsigned                       error_sent:1;  /* a webhook said so */
@@ -143,10 +147,21 @@ typedef struct {
     ngx_msec_t                     next_poll;
     unsigned                       error:1;
     unsigned                       new_error:1;   /* another reason */
+    unsigned                       rejected:1;    /* the provider said no */
     unsigned                       stale:1;       /* turned stale now */
     unsigned                       persistent:1;  /* an error that stays */
     unsigned                       recovered:1;   /* after stale, error */
 } ngx_http_provider_gate_change_t;
+
+
+/*
+ * A poll's error code with this bit: the provider refused the account
+ * or its credential (401, 403, or its envelope failed with its own
+ * code), an error that persists until someone acts; polls then wait the
+ * full interval.  With new_error, the change a persistent-error alert
+ * speaks of.
+ */
+#define NGX_HTTP_PROVIDER_GATE_POLL_REJECTED  0x1000000
 
 
 /*
@@ -215,6 +230,9 @@ typedef struct {
 #define NGX_HTTP_PROVIDER_GATE_METHOD_GET    0
 #define NGX_HTTP_PROVIDER_GATE_METHOD_POST   1
 
+/* retry_after derived: from the state, the next poll, the hold */
+#define NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED  0
+
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN   0
 #define NGX_HTTP_PROVIDER_GATE_UNKNOWN_CLOSED 1
 
@@ -258,8 +276,9 @@ typedef struct {
     pg_amount_t                    reserve;
     pg_amount_t                    low_below;
     pg_amount_t                    resume_above;
-    pg_amount_t                    min_cost;
-    pg_amount_t                    max_cost;
+    pg_amount_t                    min_cost;      /* below: EXHAUSTED */
+    pg_amount_t                    max_cost;      /* a bad value's price */
+    ngx_msec_t                     retry_after;   /* 0: derived */
     pg_thresholds_t                thresholds;
     pg_intervals_t                 intervals;
 
@@ -273,6 +292,7 @@ typedef struct {
 
     ngx_uint_t                     index;         /* in pmcf->providers */
     uint64_t                       bit;           /* in a request's mask */
+    ngx_uint_t                     conf_gen;      /* of its node's */
     ngx_http_provider_gate_node_t *node;
 } ngx_http_provider_gate_provider_t;
 
@@ -281,6 +301,7 @@ typedef struct {
     ngx_http_provider_gate_provider_t  *provider;
     ngx_str_t                           name;
     pg_amount_t                         cost;
+    pg_amount_t                         max;         /* NGX_CONF_UNSET */
     ngx_int_t                           cost_index;  /* NGX_ERROR: fixed */
     ngx_str_t                           file;
     ngx_uint_t                          line;
@@ -323,6 +344,8 @@ typedef struct {
     ngx_int_t                      inspect_index;
     ngx_int_t                      mode_index;
     ngx_int_t                      canary_index;
+    ngx_int_t                      body_index;
+    ngx_uint_t                     json_vars;     /* request_json names */
     ngx_uint_t                     passive;       /* some rule somewhere */
 } ngx_http_provider_gate_main_conf_t;
 
@@ -334,6 +357,9 @@ typedef struct {
     ngx_http_complex_value_t      *message;
     ngx_flag_t                     dry_run;
     ngx_uint_t                     passive;       /* PASSIVE_* */
+    ngx_array_t                   *request_json;  /* body_field_t */
+    size_t                         request_json_max;
+    ngx_str_t                      answers[2];    /* HTML, JSON; made once */
 } ngx_http_provider_gate_loc_conf_t;
 
 
@@ -403,6 +429,18 @@ ngx_int_t ngx_http_provider_gate_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *body);
+ngx_int_t ngx_http_provider_gate_access_prepare(ngx_conf_t *cf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
+
+/* body.c */
+char *ngx_http_provider_gate_body_json(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_provider_gate_body_read(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
+ngx_uint_t ngx_http_provider_gate_body_parsed(ngx_http_request_t *r,
+    ngx_http_provider_gate_main_conf_t *pmcf,
+    ngx_http_provider_gate_loc_conf_t *plcf);
 
 /* filter.c */
 ngx_int_t ngx_http_provider_gate_filter_init(ngx_conf_t *cf);

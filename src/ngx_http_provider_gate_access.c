@@ -23,6 +23,9 @@
 
 static ngx_uint_t ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf);
+static ngx_uint_t ngx_http_provider_gate_access_may_pay(
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, uint64_t paid,
+    u_char *blocked);
 static pg_amount_t ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g);
 static void ngx_http_provider_gate_access_result(ngx_http_request_t *r,
@@ -42,12 +45,28 @@ static void ngx_http_provider_gate_access_inspect(ngx_http_request_t *r,
 static void ngx_http_provider_gate_access_failover(ngx_http_request_t *r);
 static ngx_int_t ngx_http_provider_gate_access_retry_after(
     ngx_http_request_t *r, ngx_http_provider_gate_provider_t *p);
+static ngx_int_t ngx_http_provider_gate_access_body(ngx_pool_t *pool,
+    ngx_uint_t json, ngx_str_t *text, ngx_str_t *out);
+static void ngx_http_provider_gate_access_seconds(void);
+static ngx_uint_t ngx_http_provider_gate_access_has_json(ngx_str_t *value);
 static ngx_http_provider_gate_canary_t *ngx_http_provider_gate_access_canary(
     ngx_http_request_t *r, ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p);
 static void ngx_http_provider_gate_access_canary_done(void *data);
 static void ngx_http_provider_gate_access_canary_release(
     ngx_http_provider_gate_canary_t *canary, ngx_uint_t outcome);
+
+
+/*
+ * Retry-After values up to an hour, as text: a refusal sets its header
+ * from here, and the strings outlive any request that points at them.
+ */
+#define NGX_HTTP_PROVIDER_GATE_SECONDS  3600
+
+static u_char  ngx_http_provider_gate_seconds[NGX_HTTP_PROVIDER_GATE_SECONDS
+                                              + 1][sizeof("3600")];
+static u_char  ngx_http_provider_gate_seconds_len[
+                                          NGX_HTTP_PROVIDER_GATE_SECONDS + 1];
 
 
 static ngx_str_t  ngx_http_provider_gate_results[] = {
@@ -74,9 +93,14 @@ static ngx_str_t  ngx_http_provider_gate_html_body[] = {
 };
 
 
+/*
+ * Says nothing of when: Retry-After, next to it, is the one that knows,
+ * and may say a second as well as an hour.
+ */
+
 static ngx_str_t  ngx_http_provider_gate_default_message =
     ngx_string("This feature is temporarily unavailable. Please try again "
-               "in a few minutes. You have not been charged.");
+               "later. You have not been charged.");
 
 
 /*
@@ -161,6 +185,23 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
 
     vv = &r->variables[pmcf->paid_index];
     paid = vv->valid ? (uint64_t) (uintptr_t) vv->data : 0;
+
+    /*
+     * The body's fields price the request: read it first, unless a
+     * provider cannot pay even its smallest cost, which the body cannot
+     * change.  The phases run again from here once it is read.
+     */
+
+    if (plcf->request_json
+        && !ngx_http_provider_gate_body_parsed(r, pmcf, plcf)
+        && ngx_http_provider_gate_access_may_pay(gates, n, paid, blocked))
+    {
+        rc = ngx_http_provider_gate_body_read(r, pmcf, plcf);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     debited = 0;
     decided = 0;
@@ -518,16 +559,67 @@ ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
 
 
 /*
+ * Whether every provider not yet paid could admit a request of its
+ * smallest cost now, read without the lock: a request it could not is
+ * refused before its body is read.
+ */
+
+static ngx_uint_t
+ngx_http_provider_gate_access_may_pay(ngx_http_provider_gate_gate_t **gates,
+    ngx_uint_t n, uint64_t paid, u_char *blocked)
+{
+    int                                 stale;
+    ngx_uint_t                          i;
+    pg_amount_t                         cost;
+    ngx_http_provider_gate_node_t      *node;
+    ngx_http_provider_gate_provider_t  *p;
+
+    for (i = 0; i < n; i++) {
+        p = gates[i]->provider;
+
+        if ((paid & p->bit) || p->name.data == blocked) {
+            continue;
+        }
+
+        node = p->node;
+        cost = (gates[i]->cost_index == NGX_ERROR) ? gates[i]->cost
+                                                   : p->min_cost;
+        stale = p->has_balance
+                && (ngx_msec_int_t) (ngx_current_msec - node->fresh_until)
+                   >= 0;
+
+        if (pg_state_admit(node->state, stale, p->on_unknown,
+                           p->has_balance, (pg_amount_t) node->avail,
+                           p->reserve, cost)
+            == PG_ADMIT_BLOCK)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * A cost that is not a non-negative number (a map without a default, a
- * client-supplied value) costs the most this provider's routes cost.
+ * client-supplied value) costs the gate's max=, or the largest fixed
+ * cost of the provider: a bad value never makes a request cheaper.  A
+ * value the client may have chosen is logged at info, at most once a
+ * second per worker, in a few printable characters.
  */
 
 static pg_amount_t
 ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g)
 {
-    pg_amount_t                 cost;
+    u_char                      text[32];
+    size_t                      i, len;
+    pg_amount_t                 cost, max;
     ngx_http_variable_value_t  *vv;
+
+    static ngx_msec_t           logged;
+    static ngx_uint_t           quiet;
 
     vv = ngx_http_get_indexed_variable(r, g->cost_index);
 
@@ -537,13 +629,41 @@ ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
         return cost;
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "provider_gate: cost \"%v\" for provider \"%V\" is not a "
-                  "non-negative number, using the largest configured cost",
-                  (vv && !vv->not_found) ? vv : &ngx_http_variable_null_value,
-                  &g->name);
+    max = (g->max != NGX_CONF_UNSET) ? g->max : g->provider->max_cost;
 
-    return g->provider->max_cost;
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        return max;
+    }
+
+    if (logged && ngx_current_msec - logged < 1000) {
+        quiet++;
+        return max;
+    }
+
+    logged = ngx_current_msec ? ngx_current_msec : 1;
+
+    len = 0;
+
+    if (vv && !vv->not_found) {
+        len = ngx_min(vv->len, sizeof(text));
+
+        for (i = 0; i < len; i++) {
+            text[i] = (vv->data[i] >= 0x20 && vv->data[i] < 0x7f
+                       && vv->data[i] != '"' && vv->data[i] != '\\')
+                      ? vv->data[i] : '?';
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "provider_gate: cost \"%*s%s\" for provider \"%V\" is not "
+                  "a non-negative number, charging max (%ui more such "
+                  "lines not logged)", len, text,
+                  (vv && !vv->not_found && vv->len > len) ? "..." : "",
+                  &g->name, quiet);
+
+    quiet = 0;
+
+    return max;
 }
 
 
@@ -590,8 +710,15 @@ ngx_http_provider_gate_access_log(ngx_http_request_t *r,
     ngx_uint_t                      level;
     ngx_http_provider_gate_node_t  *node;
 
-    node = p->node;
     level = dry_run ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    /* a refusal is cheap when nobody reads the line: format it only then */
+
+    if (r->connection->log->log_level < level) {
+        return;
+    }
+
+    node = p->node;
 
     pg_amount_format(c, sizeof(c), cost);
 
@@ -667,12 +794,27 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf,
     ngx_http_provider_gate_provider_t *p, ngx_str_t *type, ngx_str_t *out)
 {
-    u_char     *last;
-    uintptr_t (*escape)(u_char *dst, u_char *src, size_t size);
-    ngx_str_t   text, *body;
+    ngx_uint_t  json;
+    ngx_str_t   text;
 
     if (ngx_http_provider_gate_access_retry_after(r, p) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    json = ngx_http_provider_gate_access_json(r);
+
+    if (json) {
+        ngx_str_set(type, "application/json");
+
+    } else {
+        ngx_str_set(type, "text/html; charset=utf-8");
+    }
+
+    /* a message without variables was made into both bodies at start */
+
+    if (plcf->answers[json].data) {
+        *out = plcf->answers[json];
+        return NGX_OK;
     }
 
     if (plcf->message) {
@@ -684,27 +826,73 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
         text = ngx_http_provider_gate_default_message;
     }
 
-    if (ngx_http_provider_gate_access_json(r)) {
-        ngx_str_set(type, "application/json");
+    return ngx_http_provider_gate_access_body(r->pool, json, &text, out);
+}
+
+
+/*
+ * The bodies of a location's friendly answer when its message has no
+ * variables, JSON and HTML, made once from the configuration rather
+ * than escaped again for every refused request.
+ */
+
+ngx_int_t
+ngx_http_provider_gate_access_prepare(ngx_conf_t *cf,
+    ngx_http_provider_gate_loc_conf_t *plcf)
+{
+    ngx_str_t   text;
+    ngx_uint_t  json;
+
+    if (plcf->message == NULL) {
+        text = ngx_http_provider_gate_default_message;
+
+    } else if (plcf->message->lengths == NULL) {
+        text = plcf->message->value;
+
+    } else {
+        return NGX_OK;
+    }
+
+    for (json = 0; json < 2; json++) {
+        if (ngx_http_provider_gate_access_body(cf->pool, json, &text,
+                                               &plcf->answers[json])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_provider_gate_access_body(ngx_pool_t *pool, ngx_uint_t json,
+    ngx_str_t *text, ngx_str_t *out)
+{
+    u_char     *last;
+    uintptr_t (*escape)(u_char *dst, u_char *src, size_t size);
+    ngx_str_t  *body;
+
+    if (json) {
         body = ngx_http_provider_gate_json_body;
         escape = ngx_escape_json;
 
     } else {
-        ngx_str_set(type, "text/html; charset=utf-8");
         body = ngx_http_provider_gate_html_body;
         escape = ngx_escape_html;
     }
 
-    out->len = body[0].len + text.len + escape(NULL, text.data, text.len)
+    out->len = body[0].len + text->len + escape(NULL, text->data, text->len)
                + body[1].len;
 
-    out->data = ngx_pnalloc(r->pool, out->len);
+    out->data = ngx_pnalloc(pool, out->len);
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
     last = ngx_cpymem(out->data, body[0].data, body[0].len);
-    last = (u_char *) escape(last, text.data, text.len);
+    last = (u_char *) escape(last, text->data, text->len);
     last = ngx_cpymem(last, body[1].data, body[1].len);
 
     out->len = last - out->data;
@@ -714,8 +902,11 @@ ngx_http_provider_gate_access_answer(ngx_http_request_t *r,
 
 
 /*
- * When the answer may change: the next poll, or, while a latch holds a
- * provider that recovers by canary, the end of the hold.
+ * When the answer may change, unless retry_after fixes it: while a latch
+ * holds a provider that recovers by canary, the end of the hold; while
+ * EXHAUSTED, at least interval_exhausted, the soonest a poll can lift
+ * it; otherwise (too little left until the next poll, UNKNOWN or stale
+ * with on_unknown closed) the next poll.  Never less than a second.
  */
 
 static ngx_int_t
@@ -729,14 +920,25 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
 
     node = p->node;
 
-    if (node->latch.latched && (!p->has_balance || node->latch.disputed)) {
+    if (p->retry_after != NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED) {
+        wait = (ngx_msec_int_t) p->retry_after;
+
+    } else if (node->latch.latched
+               && (!p->has_balance || node->latch.disputed))
+    {
         when = (ngx_msec_t) (node->latch.since + node->latch.hold);
+        wait = (ngx_msec_int_t) (when - ngx_current_msec);
 
     } else {
-        when = node->next_poll;
+        wait = (ngx_msec_int_t) (node->next_poll - ngx_current_msec);
+
+        if (node->state == PG_STATE_EXHAUSTED
+            && wait < (ngx_msec_int_t) p->interval_exhausted)
+        {
+            wait = (ngx_msec_int_t) p->interval_exhausted;
+        }
     }
 
-    wait = (ngx_msec_int_t) (when - ngx_current_msec);
     wait = (wait > 0) ? (wait + 999) / 1000 : 1;
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -744,20 +946,74 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    /* the text of the seconds, from a table that never changes once made */
+
+    if (wait <= NGX_HTTP_PROVIDER_GATE_SECONDS) {
+        if (ngx_http_provider_gate_seconds_len[1] == 0) {
+            ngx_http_provider_gate_access_seconds();
+        }
+
+        h->value.data = ngx_http_provider_gate_seconds[wait];
+        h->value.len = ngx_http_provider_gate_seconds_len[wait];
+
+        return NGX_OK;
+    }
+
     h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (h->value.data == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Retry-After");
     h->value.len = ngx_sprintf(h->value.data, "%M", (ngx_msec_t) wait)
                    - h->value.data;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_provider_gate_access_seconds(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i <= NGX_HTTP_PROVIDER_GATE_SECONDS; i++) {
+        ngx_http_provider_gate_seconds_len[i] = (u_char)
+            (ngx_sprintf(ngx_http_provider_gate_seconds[i], "%ui", i)
+             - ngx_http_provider_gate_seconds[i]);
+    }
+}
+
+
+/* "json" in any case: cheaper than ngx_strlcasestrn() for four bytes */
+
+static ngx_uint_t
+ngx_http_provider_gate_access_has_json(ngx_str_t *value)
+{
+    u_char  *p, *last;
+
+    if (value->len < 4) {
+        return 0;
+    }
+
+    last = value->data + value->len - 3;
+
+    for (p = value->data; p < last; p++) {
+        if ((*p | 0x20) == 'j'
+            && (p[1] | 0x20) == 's'
+            && (p[2] | 0x20) == 'o'
+            && (p[3] | 0x20) == 'n')
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -766,6 +1022,29 @@ ngx_http_provider_gate_access_retry_after(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_provider_gate_access_json(ngx_http_request_t *r)
 {
+#if (NGX_HTTP_HEADERS)
+
+    /* nginx keeps the Accept header for us (since 1.23, all of them) */
+
+    ngx_table_elt_t  *h;
+
+    for (h = r->headers_in.accept; h; /* void */ ) {
+
+        if (ngx_http_provider_gate_access_has_json(&h->value)) {
+            return 1;
+        }
+
+#if (nginx_version >= 1023000)
+        h = h->next;
+#else
+        h = NULL;
+#endif
+    }
+
+    return 0;
+
+#else
+
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -788,14 +1067,13 @@ ngx_http_provider_gate_access_json(ngx_http_request_t *r)
         if (h[i].key.len == sizeof("Accept") - 1
             && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
                                sizeof("Accept") - 1) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "json", sizeof("json") - 2)
-               != NULL)
+            && ngx_http_provider_gate_access_has_json(&h[i].value))
         {
             return 1;
         }
     }
 
     return 0;
+
+#endif
 }

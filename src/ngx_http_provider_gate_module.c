@@ -89,7 +89,7 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       NULL },
 
     { ngx_string("provider_gate"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_provider_gate,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -135,6 +135,20 @@ static ngx_command_t  ngx_http_provider_gate_commands[] = {
       ngx_http_provider_gate_status,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("provider_gate_request_json"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_provider_gate_body_json,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("provider_gate_request_json_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_provider_gate_loc_conf_t, request_json_max),
       NULL },
 
     { ngx_string("provider_gate_bypass"),
@@ -202,6 +216,10 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
     { ngx_string("provider_gate_canary_slot"), NULL,
       ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
 
+    /* a request's body fields, provider_gate_request_json */
+    { ngx_string("provider_gate_body_ctx"), NULL,
+      ngx_http_provider_gate_result_variable, 0, NGX_HTTP_VAR_NOHASH, 0 },
+
     /* nginx hands prefix variables' getters their full name as "data" */
 
     { ngx_string("provider_gate_balance_"), NULL,
@@ -213,6 +231,14 @@ static ngx_http_variable_t  ngx_http_provider_gate_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("provider_gate_disputed_"), NULL,
+      ngx_http_provider_gate_prefix_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("provider_gate_available_"), NULL,
+      ngx_http_provider_gate_prefix_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("provider_gate_stale_"), NULL,
       ngx_http_provider_gate_prefix_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
@@ -256,12 +282,14 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
     static ngx_str_t  prefixes[] = {
         ngx_string("provider_gate_balance_"),
         ngx_string("provider_gate_state_"),
+        ngx_string("provider_gate_available_"),
+        ngx_string("provider_gate_stale_"),
         ngx_string("provider_gate_disputed_")
     };
 
     /* the last prefix is what the others are not */
 
-    for (which = 0; which < 2; which++) {
+    for (which = 0; which < 4; which++) {
         if (name->len > prefixes[which].len
             && ngx_strncmp(name->data, prefixes[which].data,
                            prefixes[which].len) == 0)
@@ -290,6 +318,9 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
         switch (which) {
 
         case 0:
+        case 2:
+            /* the last polled balance; or less the debits since */
+
             if (node->state == PG_STATE_UNKNOWN
                 || !providers[i]->has_balance)
             {
@@ -303,7 +334,9 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
             }
 
             v->len = pg_amount_format((char *) p, PG_AMOUNT_LEN,
-                                      node->balance);
+                                      (which == 0)
+                                      ? node->balance
+                                      : (pg_amount_t) node->avail);
             v->data = p;
             break;
 
@@ -311,6 +344,16 @@ ngx_http_provider_gate_prefix_variable(ngx_http_request_t *r,
             p = (u_char *) pg_state_name(node->state);
             v->len = ngx_strlen(p);
             v->data = p;
+            break;
+
+        case 3:
+            v->len = 1;
+            v->data = (u_char *)
+                      ((providers[i]->has_balance
+                        && node->state != PG_STATE_UNKNOWN
+                        && (ngx_msec_int_t) (ngx_current_msec
+                                             - node->fresh_until) >= 0)
+                       ? "1" : "0");
             break;
 
         default:
@@ -377,6 +420,7 @@ ngx_http_provider_gate_create_main_conf(ngx_conf_t *cf)
     pmcf->inspect_index = NGX_ERROR;
     pmcf->mode_index = NGX_ERROR;
     pmcf->canary_index = NGX_ERROR;
+    pmcf->body_index = NGX_ERROR;
 
     return pmcf;
 }
@@ -403,8 +447,10 @@ ngx_http_provider_gate_init_main_conf(ngx_conf_t *cf, void *conf)
     for (i = 0; i < pmcf->providers.nelts; i++) {
         p = providers[i];
 
+        /* reopen when the largest request fits again */
+
         if (p->resume_above == NGX_CONF_UNSET) {
-            p->resume_above = p->reserve + p->max_cost;
+            p->resume_above = p->reserve + ngx_max(p->max_cost, p->min_cost);
         }
 
         p->thresholds.reserve = p->reserve;
@@ -567,10 +613,12 @@ ngx_http_provider_gate_zone_fits(ngx_conf_t *cf,
 /*
  * Gates may name providers defined further down the http block, so names
  * are resolved once the block is read; each gate carries its own file:line
- * for the message.  Costs give each provider its smallest cost (below it,
- * the provider is EXHAUSTED) and its largest (the default resume_above and
- * the price of a request whose cost variable is not a number).  A cost
- * from a variable may be anything, so it makes the smallest cost 0.
+ * for the message.  A provider's fixed costs give its default min_cost
+ * (below it the provider is EXHAUSTED; 1 unit with no fixed cost, never
+ * 0) and, with the max= of its variable costs, its largest cost: the
+ * default resume_above, and what a bad value of a variable is charged.
+ * A variable cost with neither a max= nor a fixed cost to fall back on
+ * could make a bad value cheap, so it fails the configuration.
  */
 
 static ngx_int_t
@@ -578,15 +626,22 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
     ngx_http_provider_gate_main_conf_t *pmcf)
 {
     ngx_uint_t                          i, j;
+    pg_amount_t                        *fixed_min;
     ngx_http_provider_gate_gate_t     **gates, *g;
     ngx_http_provider_gate_provider_t **providers, *p;
 
     gates = pmcf->gates.elts;
     providers = pmcf->providers.elts;
 
+    fixed_min = ngx_palloc(cf->temp_pool,
+                           (pmcf->providers.nelts + 1) * sizeof(pg_amount_t));
+    if (fixed_min == NULL) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < pmcf->providers.nelts; i++) {
-        providers[i]->min_cost = -1;
-        providers[i]->max_cost = 0;
+        fixed_min[i] = -1;
+        providers[i]->max_cost = -1;
     }
 
     for (i = 0; i < pmcf->gates.nelts; i++) {
@@ -613,12 +668,15 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
         p = g->provider;
 
         if (g->cost_index != NGX_ERROR) {
-            p->min_cost = 0;
+            if (g->max > p->max_cost) {
+                p->max_cost = g->max;
+            }
+
             continue;
         }
 
-        if (p->min_cost < 0 || g->cost < p->min_cost) {
-            p->min_cost = g->cost;
+        if (fixed_min[j] < 0 || g->cost < fixed_min[j]) {
+            fixed_min[j] = g->cost;
         }
 
         if (g->cost > p->max_cost) {
@@ -626,9 +684,33 @@ ngx_http_provider_gate_resolve(ngx_conf_t *cf,
         }
     }
 
+    for (i = 0; i < pmcf->gates.nelts; i++) {
+        g = gates[i];
+
+        if (g->cost_index != NGX_ERROR && g->max == NGX_CONF_UNSET
+            && g->provider->max_cost < 0)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "a variable cost needs max= (the price of an "
+                          "empty or invalid value) when provider \"%V\" "
+                          "has no fixed cost, in \"provider_gate\" "
+                          "directive in %V:%ui", &g->name, &g->file,
+                          g->line);
+            return NGX_ERROR;
+        }
+    }
+
     for (i = 0; i < pmcf->providers.nelts; i++) {
-        if (providers[i]->min_cost < 0) {
-            providers[i]->min_cost = 0;
+        p = providers[i];
+
+        if (p->max_cost < 0) {
+            /* a provider no gate names */
+            p->max_cost = 0;
+        }
+
+        if (p->min_cost == NGX_CONF_UNSET) {
+            p->min_cost = (fixed_min[i] >= 0) ? fixed_min[i]
+                                              : PG_AMOUNT_SCALE;
         }
     }
 
@@ -652,9 +734,11 @@ ngx_http_provider_gate_create_loc_conf(ngx_conf_t *cf)
      *     conf->gates = NULL;
      *     conf->bypass = NULL;
      *     conf->message = NULL;
+     *     conf->request_json = NULL;
      */
 
     conf->status_code = NGX_CONF_UNSET_UINT;
+    conf->request_json_max = NGX_CONF_UNSET_SIZE;
     conf->dry_run = NGX_CONF_UNSET;
     conf->passive = NGX_CONF_UNSET_UINT;
 
@@ -681,11 +765,25 @@ ngx_http_provider_gate_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->message = prev->message;
     }
 
+    if (conf->request_json == NULL) {
+        conf->request_json = prev->request_json;
+    }
+
+    /* 0: client_body_buffer_size, the body nginx keeps in memory */
+    ngx_conf_merge_size_value(conf->request_json_max, prev->request_json_max,
+                              0);
+
     ngx_conf_merge_uint_value(conf->status_code, prev->status_code,
                               NGX_HTTP_SERVICE_UNAVAILABLE);
     ngx_conf_merge_value(conf->dry_run, prev->dry_run, 0);
     ngx_conf_merge_uint_value(conf->passive, prev->passive,
                               NGX_HTTP_PROVIDER_GATE_PASSIVE_ON);
+
+    if (conf->gates && conf->gates->nelts
+        && ngx_http_provider_gate_access_prepare(cf, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -807,7 +905,7 @@ ngx_http_provider_gate_add_zone(ngx_conf_t *cf,
 
 
 /*
- * provider_gate NAME [cost=N|cost=$var]
+ * provider_gate NAME [cost=N | cost=$var [max=N]]
  */
 
 static char *
@@ -816,7 +914,7 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_provider_gate_loc_conf_t *plcf = conf;
 
     ngx_str_t                           *value, s;
-    ngx_uint_t                           i;
+    ngx_uint_t                           i, have_cost;
     ngx_http_provider_gate_gate_t       *g, **gp;
     ngx_http_provider_gate_main_conf_t  *pmcf;
 
@@ -858,18 +956,43 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     g->file = cf->conf_file->file.name;
     g->line = cf->conf_file->line;
 
-    if (cf->args->nelts == 3) {
+    g->max = NGX_CONF_UNSET;
+    have_cost = 0;
 
-        if (ngx_strncmp(value[2].data, "cost=", 5) != 0) {
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "max=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            /* rounded up, as costs are */
+
+            if (g->max != NGX_CONF_UNSET
+                || pg_cost_parse((char *) s.data, s.len, &g->max) != 0
+                || g->max > PG_AMOUNT_MAX)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"max=%V\" for provider \"%V\", "
+                                   "it must be a non-negative number up to "
+                                   "1000000000000, once", &s, &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "cost=", 5) != 0
+            || have_cost++)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter \"%V\" in \"provider_gate\" "
-                               "directive, it must be cost=NUMBER or "
-                               "cost=$variable", &value[2]);
+                               "directive, it must be cost=NUMBER, "
+                               "cost=$variable or max=NUMBER", &value[i]);
             return NGX_CONF_ERROR;
         }
 
-        s.data = value[2].data + 5;
-        s.len = value[2].len - 5;
+        s.data = value[i].data + 5;
+        s.len = value[i].len - 5;
 
         if (s.len > 1 && s.data[0] == '$') {
             s.data++;
@@ -894,6 +1017,13 @@ ngx_http_provider_gate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                &value[1]);
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (g->max != NGX_CONF_UNSET && g->cost_index == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"max=\" goes with cost=$variable, in "
+                           "\"provider_gate %V\"", &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     gp = ngx_array_push(plcf->gates);
@@ -1088,6 +1218,12 @@ ngx_http_provider_gate_init(ngx_conf_t *cf)
     ngx_str_set(&name, "provider_gate_canary_slot");
     pmcf->canary_index = ngx_http_get_variable_index(cf, &name);
     if (pmcf->canary_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "provider_gate_body_ctx");
+    pmcf->body_index = ngx_http_get_variable_index(cf, &name);
+    if (pmcf->body_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 

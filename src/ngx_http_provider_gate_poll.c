@@ -16,10 +16,14 @@
 
 #include "ngx_http_provider_gate.h"
 #include "ngx_http_provider_gate_curl.h"
+#include "ngx_http_provider_gate_scan.h"
 
 
 /* the longest the scheduler sleeps: leases of dead workers are noticed */
 #define NGX_HTTP_PROVIDER_GATE_POLL_TICK     1000
+
+/* the most of a provider's message that goes into a log line */
+#define NGX_HTTP_PROVIDER_GATE_POLL_EXCERPT  64
 
 
 /* a poll in flight: the data of its transfer */
@@ -51,6 +55,14 @@ static void ngx_http_provider_gate_poll_start(
 static ngx_int_t ngx_http_provider_gate_poll_request(
     ngx_http_provider_gate_curl_t *t, ngx_http_provider_gate_provider_t *p);
 static void ngx_http_provider_gate_poll_done(ngx_http_provider_gate_curl_t *t);
+static ngx_uint_t ngx_http_provider_gate_poll_rejected(
+    ngx_http_provider_gate_provider_t *p, ngx_http_provider_gate_curl_t *t,
+    u_char *text, u_char **last);
+static size_t ngx_http_provider_gate_poll_field(ngx_pool_t *pool,
+    u_char *body, size_t len, const pg_json_path_t *path, u_char **value);
+static u_char *ngx_http_provider_gate_poll_excerpt(
+    ngx_http_provider_gate_provider_t *p, u_char *buf, u_char *end,
+    u_char *src, size_t len);
 static void ngx_http_provider_gate_poll_publish(
     ngx_http_provider_gate_main_conf_t *pmcf,
     ngx_http_provider_gate_provider_t *p, ngx_uint_t seq, ngx_uint_t error,
@@ -498,6 +510,9 @@ ngx_http_provider_gate_poll_done(ngx_http_provider_gate_curl_t *t)
                             t->error[0] ? t->error
                                         : curl_easy_strerror(t->result));
 
+    } else if (t->status == 401 || t->status == 403) {
+        error = ngx_http_provider_gate_poll_rejected(p, t, text, &last);
+
     } else if (t->status < 200 || t->status > 299) {
         error = NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP + t->status;
         last = ngx_slprintf(text, text + sizeof(text), "HTTP status %l",
@@ -507,7 +522,10 @@ ngx_http_provider_gate_poll_done(ngx_http_provider_gate_curl_t *t)
         rc = pg_json_extract((char *) t->body, t->len, p->balance,
                              p->envelope, &balance);
 
-        if (rc != PG_JSON_OK) {
+        if (rc == PG_JSON_ENVELOPE) {
+            error = ngx_http_provider_gate_poll_rejected(p, t, text, &last);
+
+        } else if (rc != PG_JSON_OK) {
             error = NGX_HTTP_PROVIDER_GATE_POLL_E_JSON + rc;
             last = ngx_slprintf(text, text + sizeof(text), "%s",
                                 pg_json_strerror(rc));
@@ -520,6 +538,166 @@ ngx_http_provider_gate_poll_done(ngx_http_provider_gate_curl_t *t)
 
     ngx_http_provider_gate_poll_publish(poll->pmcf, p, poll->seq, error,
                                         balance, text, last - text);
+}
+
+
+/*
+ * The provider refused: a 401 or 403, or an answer whose envelope fails
+ * with the provider's own code.  The reason names the status or that
+ * code, and a short printable excerpt of the provider's message (its
+ * "msg", "message" or "error" field, else the body), so that an
+ * operator sees "invalid key" rather than "envelope not met".  Another
+ * code is another error, logged once more.
+ */
+
+static ngx_uint_t
+ngx_http_provider_gate_poll_rejected(ngx_http_provider_gate_provider_t *p,
+    ngx_http_provider_gate_curl_t *t, u_char *text, u_char **last)
+{
+    char               err[64];
+    size_t             n, len;
+    u_char            *end, *msg, *code;
+    ngx_uint_t         i, error;
+    pg_json_balance_t  b;
+
+    static const char  *fields[] = {
+        "error.message", "msg", "message", "error_description", "error",
+        "detail", NULL
+    };
+
+    end = text + NGX_HTTP_PROVIDER_GATE_ERR_LEN;
+
+    code = NULL;
+    n = 0;
+
+    if (t->status == 401 || t->status == 403) {
+        error = NGX_HTTP_PROVIDER_GATE_POLL_E_HTTP + t->status;
+        *last = ngx_slprintf(text, end, "rejected: HTTP status %l",
+                             t->status);
+
+    } else {
+        n = ngx_http_provider_gate_poll_field(t->pool, t->body, t->len,
+                                              &p->envelope->path, &code);
+        error = NGX_HTTP_PROVIDER_GATE_POLL_E_CODE
+                + (ngx_crc32_short(code, n) & 0xffff);
+        *last = ngx_slprintf(text, end, "rejected: %s",
+                             n ? "provider code " : "envelope not met");
+        *last = ngx_http_provider_gate_poll_excerpt(p, *last, end, code, n);
+    }
+
+    msg = NULL;
+    len = 0;
+
+    for (i = 0; fields[i] && len == 0; i++) {
+        if (pg_json_balance_compile(&b, fields[i], ngx_strlen(fields[i]),
+                                    err, sizeof(err))
+            == 0)
+        {
+            len = ngx_http_provider_gate_poll_field(t->pool, t->body, t->len,
+                                                    &b.term[0], &msg);
+        }
+    }
+
+    if (len == 0) {
+        msg = t->body;
+        len = t->len;
+    }
+
+    if (len) {
+        *last = ngx_slprintf(*last, end, ", \"");
+        *last = ngx_http_provider_gate_poll_excerpt(p, *last, end - 1, msg,
+                                                    len);
+        *last = ngx_slprintf(*last, end, "\"");
+    }
+
+    return error | NGX_HTTP_PROVIDER_GATE_POLL_REJECTED;
+}
+
+
+/* a field of the answer as written; 0 when none, or not a scalar */
+
+static size_t
+ngx_http_provider_gate_poll_field(ngx_pool_t *pool, u_char *body, size_t len,
+    const pg_json_path_t *path, u_char **value)
+{
+    size_t  n;
+
+    if (body == NULL || len == 0) {
+        return 0;
+    }
+
+    *value = ngx_pnalloc(pool, len);
+    if (*value == NULL) {
+        return 0;
+    }
+
+    if (pg_scan_value((char *) body, len, path, (char *) *value, &n)
+        != PG_SCAN_OK
+        || n == 0 || **value == '{' || **value == '[')
+    {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/*
+ * At most EXCERPT bytes of "src", printable: other bytes and quotes
+ * become "?".  Should the provider echo the credential, whole, escaped
+ * or in part (any 8 of its bytes in a row, in any case), nothing of the
+ * message is shown.
+ */
+
+static u_char *
+ngx_http_provider_gate_poll_excerpt(ngx_http_provider_gate_provider_t *p,
+    u_char *buf, u_char *end, u_char *src, size_t len)
+{
+    u_char     c, *start, *s, *last;
+    size_t     i, n, w;
+    ngx_str_t  hidden = ngx_string("(it quotes the credential)");
+
+    start = buf;
+
+    for (i = 0, n = 0; i < len && buf < end; i++, n++) {
+
+        if (n == NGX_HTTP_PROVIDER_GATE_POLL_EXCERPT) {
+            if (buf + 3 <= end) {
+                buf = ngx_cpymem(buf, "...", 3);
+            }
+
+            break;
+        }
+
+        c = src[i];
+        *buf++ = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+    }
+
+    /* what is shown is at most EXCERPT bytes: every window of it is cheap */
+
+    w = ngx_min(p->credential.len, 8);
+
+    if (w == 0 || (size_t) (buf - start) < w) {
+        return buf;
+    }
+
+    last = buf - w;
+
+    for (i = 0; i + w <= p->credential.len; i++) {
+        for (s = start; s <= last; s++) {
+            if (ngx_strncasecmp(s, p->credential.data + i, w) == 0) {
+                goto hide;
+            }
+        }
+    }
+
+    return buf;
+
+hide:
+
+    n = ngx_min(hidden.len, (size_t) (end - start));
+
+    return ngx_cpymem(start, hidden.data, n);
 }
 
 
@@ -605,13 +783,13 @@ ngx_http_provider_gate_poll_log_state(ngx_http_provider_gate_provider_t *p,
         if (p->reserve == 0) {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "provider \"%V\" is EXHAUSTED (balance %s, "
-                          "cost %s)", &p->name, b, t);
+                          "min_cost %s)", &p->name, b, t);
             break;
         }
 
         pg_amount_format(r, sizeof(r), p->reserve);
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "provider \"%V\" is EXHAUSTED (balance %s, cost %s, "
+                      "provider \"%V\" is EXHAUSTED (balance %s, min_cost %s, "
                       "reserve %s)", &p->name, b, t, r);
         break;
 

@@ -80,7 +80,7 @@ static const pg_preset_t  pg_presets[] = {
       1, {
           { NULL,
             PG_BOTH(PG_KEY("code") "402\\b",
-                    PG_KEY("msg") "\"[^\"\\\\]{0,64}"
+                    PG_KEY("msg") "\"[^\"\\\\]{0,64}?"
                     "credits are insufficient") } } },
 
     /*

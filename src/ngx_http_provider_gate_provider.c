@@ -66,6 +66,8 @@ static char *ngx_http_provider_gate_provider_apply(ngx_conf_t *cf,
     char *err, size_t errlen);
 static char *ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_provider_gate_provider_retry_after(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_provider_gate_provider_invalid(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf, char *expected);
 static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
@@ -245,6 +247,13 @@ static ngx_command_t  ngx_http_provider_gate_provider_commands[] = {
       ngx_http_provider_gate_provider_amount, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(resume_above), NULL },
 
+    { ngx_string("min_cost"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_provider_amount, 0,
+      NGX_HTTP_PROVIDER_GATE_OFFSET(min_cost), NULL },
+
+    { ngx_string("retry_after"), NGX_CONF_TAKE1,
+      ngx_http_provider_gate_provider_retry_after, 0, 0, NULL },
+
     { ngx_string("tls_verify"), NGX_CONF_FLAG,
       ngx_conf_set_flag_slot, 0,
       NGX_HTTP_PROVIDER_GATE_OFFSET(tls_verify), NULL },
@@ -372,6 +381,8 @@ ngx_http_provider_gate_provider(ngx_conf_t *cf, ngx_command_t *cmd,
     p->reserve = NGX_CONF_UNSET;
     p->low_below = NGX_CONF_UNSET;
     p->resume_above = NGX_CONF_UNSET;
+    p->min_cost = NGX_CONF_UNSET;
+    p->retry_after = NGX_CONF_UNSET_MSEC;
 
     pp = ngx_array_push(&pmcf->providers);
     if (pp == NULL) {
@@ -673,6 +684,8 @@ ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
                              NGX_HTTP_PROVIDER_GATE_UNKNOWN_OPEN);
     ngx_conf_init_value(p->tls_verify, 1);
     ngx_conf_init_value(p->reserve, 0);
+    ngx_conf_init_msec_value(p->retry_after,
+                             NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED);
 
     /*
      * the defaults that follow the interval; a quarter of an interval
@@ -1125,6 +1138,44 @@ ngx_http_provider_gate_provider_amount(ngx_conf_t *cf, ngx_command_t *cmd,
         return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
                                               "a non-negative number");
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* retry_after TIME | derived: what Retry-After says when the gate refuses */
+
+static char *
+ngx_http_provider_gate_provider_retry_after(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf)
+{
+    ngx_http_provider_gate_provider_t *p = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   ms;
+
+    if (p->retry_after != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == sizeof("derived") - 1
+        && ngx_strncmp(value[1].data, "derived", value[1].len) == 0)
+    {
+        p->retry_after = NGX_HTTP_PROVIDER_GATE_RETRY_DERIVED;
+        return NGX_CONF_OK;
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms < 1000) {
+        return ngx_http_provider_gate_provider_invalid(cf, cmd, conf,
+                                          "a time of at least 1s or "
+                                          "\"derived\"");
+    }
+
+    p->retry_after = ms;
 
     return NGX_CONF_OK;
 }

@@ -407,7 +407,7 @@ location = /t {
 }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter "price=1" in "provider_gate" directive, it must be cost=NUMBER or cost=\$variable in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter "price=1" in "provider_gate" directive, it must be cost=NUMBER, cost=\$variable or max=NUMBER in \S+nginx\.conf:\d+/
 
 
 

@@ -512,7 +512,7 @@ provider_gate_provider kie {
 }
 --- config
 location = /gen {
-    provider_gate  kie cost=$arg_c;
+    provider_gate  kie cost=$arg_c max=1000;
     echo           passed;
 }
 location = /wait {

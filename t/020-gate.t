@@ -161,7 +161,7 @@ Accept: application/json
 ["", "Content-Type: application/json"]
 --- response_body eval
 ["EXHAUSTED 100\n",
- qq#{"error":"temporarily_unavailable","message":"This feature is temporarily unavailable. Please try again in a few minutes. You have not been charged."}\n#]
+ qq#{"error":"temporarily_unavailable","message":"This feature is temporarily unavailable. Please try again later. You have not been charged."}\n#]
 
 
 
@@ -195,7 +195,7 @@ Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8
 <head><meta charset="utf-8"><title>Temporarily unavailable</title></head>
 <body>
 <h1>Temporarily unavailable</h1>
-<p>This feature is temporarily unavailable. Please try again in a few minutes. You have not been charged.</p>
+<p>This feature is temporarily unavailable. Please try again later. You have not been charged.</p>
 </body>
 </html>
 #]

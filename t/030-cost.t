@@ -53,7 +53,7 @@ map $arg_model $video_cost {
 }
 --- config
 location = /gen {
-    provider_gate  kie cost=$video_cost;
+    provider_gate  kie cost=$video_cost max=135;
     echo generated;
 }
 --- user_files
@@ -68,7 +68,7 @@ location = /gen {
 
 
 === TEST 2: a cost that is not a number is the largest configured cost;
-a variable cost keeps the provider open while anything is left
+min_cost keeps the provider open for the cheapest variable cost
 --- http_config
 map $arg_model $video_cost {
     default  135;
@@ -87,6 +87,8 @@ location = /fixed {
 --- user_files
 >>> kie.json
 {"code":200,"msg":"success","data":80}
+>>> ../conf/kie-extra.conf
+min_cost 40;
 --- request eval
 ["GET /wait", "GET /gen?model=broken", "GET /gen?model=lite"]
 --- error_code eval
@@ -94,7 +96,7 @@ location = /fixed {
 
 
 
-=== TEST 3: the bad cost is logged with the value and the provider
+=== TEST 3: the bad cost is logged at info with the value and the provider
 --- http_config
 map $arg_model $video_cost {
     default  135;
@@ -102,7 +104,7 @@ map $arg_model $video_cost {
 }
 --- config
 location = /gen {
-    provider_gate  kie cost=$video_cost;
+    provider_gate  kie cost=$video_cost max=135;
     echo generated;
 }
 --- user_files
@@ -111,8 +113,8 @@ location = /gen {
 --- request
 GET /gen?model=broken
 --- error_code: 200
---- error_log
-provider_gate: cost "-5" for provider "kie" is not a non-negative number, using the largest configured cost
+--- error_log eval
+qr/\[info\] .*provider_gate: cost "-5" for provider "kie" is not a non-negative number, charging max/
 
 
 

@@ -243,7 +243,7 @@ _EOF_
 GET /t
 --- response_body_like eval: ::kept_body('/fallback.data 200')
 --- grep_error_log eval: $::Grep
---- grep_error_log_out eval: ::once('envelope not met')
+--- grep_error_log_out eval: ::once('rejected: provider code 401, "bad key"')
 --- no_error_log eval: $::NoCrash
 
 

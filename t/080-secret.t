@@ -96,8 +96,8 @@ sub cycle_body {
 our $Grep = qr/provider "kie" (?:is|poll|answers) .*/;
 our $GrepOut = <<'_EOC_';
 provider "kie" is OK (balance 4321)
-provider "kie" poll failed: envelope not met, keeping the last good balance
-provider "kie" poll failed: HTTP status 401, keeping the last good balance
+provider "kie" poll failed: rejected: provider code 401, "(it quotes the credential)", keeping the last good balance
+provider "kie" poll failed: rejected: HTTP status 401, "(it quotes the credential)", keeping the last good balance
 provider "kie" answers again after 2 failed polls
 _EOC_
 

@@ -21,7 +21,7 @@ use warnings;
 use Test::Nginx::Socket 'no_plan';
 
 our $Message = 'This feature is temporarily unavailable. Please try again '
-             . 'in a few minutes. You have not been charged.';
+             . 'later. You have not been charged.';
 
 our $Json = qq({"error":"temporarily_unavailable","message":"$Message"}\n);
 
