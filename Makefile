@@ -6,6 +6,7 @@
 #   make test-valgrind  every .t with nginx under valgrind's memcheck
 #   make fuzz       run each libFuzzer target FUZZ_SECONDS (60) seconds
 #   make demo       install what is missing, build, run nginx with a mock
+#   make install    (and uninstall, deb, test-deb): docs/install.md
 #   make bench      install the bench tools, build, measure (5 to 8 min)
 #
 # NGINX_SRC is an nginx source tree, 1.22 or later: Debian's nginx-dev by
@@ -15,7 +16,23 @@ SHELL        := /bin/bash
 
 NGINX_SRC    ?= /usr/share/nginx/src
 NGINX_BIN    ?= /usr/sbin/nginx
+
+# The tests' mocks need the echo module.  Debian's .so loads only into
+# Debian's nginx: against another nginx, ECHO_SRC (a checkout of
+# echo-nginx-module) is built as a second dynamic module of NGINX_SRC.
+ECHO_SRC     ?=
+ifeq ($(ECHO_SRC),)
 ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+else
+ECHO_MODULE  ?= $(CURDIR)/build/nginx/objs/ngx_http_echo_module.so
+endif
+
+# More configure arguments for the module's tree.  The module's debug log
+# lines (which t/ checks) exist only with --with-debug, and its check of
+# a ca_file's PEM only with OpenSSL (NGX_OPENSSL): Debian's flags have
+# both, an upstream tree gets them here.  Neither is part of the binary
+# signature, so the module still loads into an nginx built without them.
+NGINX_CONFIGURE ?= --with-debug --with-http_ssl_module
 
 BUILD        := build
 TREE         := $(BUILD)/nginx
@@ -65,19 +82,21 @@ deps:
 $(TREE)/.configured: config $(BUILD)/.nginx-src
 	rm -rf $(TREE)
 	mkdir -p $(TREE)
-	cp -R "$$(cat $(BUILD)/.nginx-src)"/. $(TREE)/
+	cp -R "$(NGINX_SRC)"/. $(TREE)/
 	cd $(TREE) && \
 	if [ -f conf_flags ]; then . ./conf_flags; fi; \
 	if [ -x configure ]; then conf=./configure; else conf=auto/configure; fi; \
-	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat \
-	    --add-dynamic-module=$(CURDIR) > ../configure.log 2>&1 || \
-	    { tail -20 ../configure.log; exit 1; }
+	$$conf "$${NGX_CONF_FLAGS[@]}" --with-compat $(NGINX_CONFIGURE) \
+	    --add-dynamic-module=$(CURDIR) \
+	    $(if $(ECHO_SRC),--add-dynamic-module=$(abspath $(ECHO_SRC))) \
+	    > ../configure.log 2>&1 || { tail -20 ../configure.log; exit 1; }
 	touch $@
 
-# remembers which NGINX_SRC the tree came from
+# remembers which NGINX_SRC, ECHO_SRC and NGINX_CONFIGURE made the tree
 $(BUILD)/.nginx-src: FORCE
 	@mkdir -p $(BUILD)
-	@echo "$(NGINX_SRC)" | cmp -s - $@ || echo "$(NGINX_SRC)" > $@
+	@echo "$(NGINX_SRC) $(ECHO_SRC) $(NGINX_CONFIGURE)" | cmp -s - $@ || \
+	    echo "$(NGINX_SRC) $(ECHO_SRC) $(NGINX_CONFIGURE)" > $@
 
 # installed by rename: an nginx that has the old file loaded keeps it intact
 
@@ -264,6 +283,114 @@ demo: deps
 	@echo
 	KIE_API_KEY=demo-key-not-a-secret $(NGINX_BIN) -p $(CURDIR)/$(DEMO)/ \
 	    -c conf/nginx.conf -g 'daemon off; error_log stderr notice;'
+
+# install, uninstall, deb, test-deb: see docs/install.md
+#
+#   make install    the .so into nginx's modules directory; on Debian's
+#                   layout also modules-available/ and the modules-enabled/
+#                   link; elsewhere it prints the load_module line to add
+#   make uninstall  removes what make install put there
+#   make deb        build/libnginx-mod-http-provider-gate_VERSION_ARCH.deb
+#   make test-deb   (root) installs that package into the system nginx,
+#                   runs it with its own configuration, removes it again
+
+# the one place the version is written; the package takes it from there
+VERSION      := $(shell sed -n 's/^\#define NGX_HTTP_PROVIDER_GATE_VERSION *"\(.*\)"$$/\1/p' \
+                    src/ngx_http_provider_gate.h)
+
+# nginx's modules directory, as the nginx that will load the module says:
+# its --modules-path, or PREFIX/modules when it was configured without one
+MODULES_DIR  ?= $(shell v=$$($(NGINX_BIN) -V 2>&1 | tr ' ' '\n'); \
+                    m=$$(sed -n 's/^--modules-path=//p' <<< "$$v"); \
+                    p=$$(sed -n 's/^--prefix=//p' <<< "$$v"); \
+                    echo "$${m:-$${p:-/usr/local/nginx}/modules}")
+
+# Debian's layout (nginx-common): a load file in modules-available and a
+# link to it in modules-enabled, which nginx.conf includes at the top.
+# The package build sets MODULE_ENABLE=no: its postinst makes the link.
+NGINX_LAYOUT      ?= $(if $(wildcard /etc/nginx/modules-enabled/.),debian,plain)
+MODULES_AVAILABLE ?= /usr/share/nginx/modules-available
+MODULES_ENABLED   ?= /etc/nginx/modules-enabled
+MODULE_ENABLE     ?= yes
+INSTALL_SO        ?= $(MODULE)
+INSTALL           ?= install
+
+PKG          := libnginx-mod-http-provider-gate
+SO_NAME      := ngx_http_provider_gate_module.so
+LOAD_CONF    := mod-http-provider-gate.conf
+# dh_nginx's name for the link of an http module, priority 50
+LOAD_LINK    := 50-$(LOAD_CONF)
+
+.PHONY: install uninstall deb test-deb
+
+# refuses to write over, or remove, the files of the installed package
+define pg_no_package
+	@if [ -z "$(DESTDIR)" ] && dpkg-query -W -f='$${Status}' $(PKG) \
+	        2>/dev/null | grep -q 'ok installed'; then \
+	    echo "the package $(PKG) is installed; remove it first:" \
+	         "apt-get remove $(PKG)" >&2; \
+	    exit 1; \
+	fi
+endef
+
+install: $(INSTALL_SO)
+	$(pg_no_package)
+	@set -e; dir="$(MODULES_DIR)"; \
+	line="load_module $$dir/$(SO_NAME);"; \
+	$(INSTALL) -d "$(DESTDIR)$$dir"; \
+	$(INSTALL) -m 644 $(INSTALL_SO) "$(DESTDIR)$$dir/$(SO_NAME)"; \
+	echo "installed $(DESTDIR)$$dir/$(SO_NAME)"; \
+	if [ "$(NGINX_LAYOUT)" = debian ]; then \
+	    $(INSTALL) -d "$(DESTDIR)$(MODULES_AVAILABLE)"; \
+	    echo "$$line" > "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    chmod 644 "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    echo "installed $(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)"; \
+	    if [ "$(MODULE_ENABLE)" = yes ]; then \
+	        $(INSTALL) -d "$(DESTDIR)$(MODULES_ENABLED)"; \
+	        ln -sfn "$(MODULES_AVAILABLE)/$(LOAD_CONF)" \
+	            "$(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK)"; \
+	        echo "enabled in $(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK);" \
+	             "then: nginx -t && systemctl reload nginx"; \
+	    fi; \
+	else \
+	    echo "add this line at the top of nginx.conf (main context):"; \
+	    echo; echo "    $$line"; echo; \
+	fi
+
+uninstall:
+	$(pg_no_package)
+	rm -f "$(DESTDIR)$(MODULES_ENABLED)/$(LOAD_LINK)" \
+	      "$(DESTDIR)$(MODULES_AVAILABLE)/$(LOAD_CONF)" \
+	      "$(DESTDIR)$(MODULES_DIR)/$(SO_NAME)"
+
+# The package is built from a copy in build/deb/, with debian/changelog
+# made there from CHANGES and VERSION, so that dpkg-buildpackage, which
+# writes to "..", writes into build/deb/; the results land in build/.
+
+DEB_ARCH      = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_STAGE    := $(BUILD)/deb/$(PKG)-$(VERSION)
+DEB           = $(BUILD)/$(PKG)_$(VERSION)_$(DEB_ARCH).deb
+DEB_COPY     := config src debian LICENSE README.md CHANGES conf.example docs \
+                Makefile fuzz/fuzz.mk t/unit t/fixtures
+# dpkg-buildpackage and debhelper come with nginx-dev (dh-sequence-nginx)
+DEB_PACKAGES += dpkg-dev debhelper build-essential
+
+deb: deps
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_STAGE)
+	cp -R --parents $(DEB_COPY) $(DEB_STAGE)/
+	debian/make-changelog CHANGES $(VERSION) debian/control \
+	    > $(DEB_STAGE)/debian/changelog
+	cd $(DEB_STAGE) && dpkg-buildpackage -b --no-sign
+	cp $(BUILD)/deb/*.deb $(BUILD)/deb/*.buildinfo $(BUILD)/deb/*.changes \
+	    $(BUILD)/
+	@echo; echo "built $(DEB)"; dpkg-deb -f $(DEB) Package Version Depends
+
+# the port of the test's own nginx; its mock provider is the next one
+DEB_TEST_PORT ?= 8490
+
+test-deb: deb
+	prove -v t/deb-install.pl :: $(DEB) $(VERSION) $(DEB_TEST_PORT)
 
 # make bench: callgrind, wrk, a slow provider, scale and the status page
 # side by side on this machine, one table printed and written to

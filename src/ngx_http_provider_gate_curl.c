@@ -15,6 +15,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 
+#include "ngx_http_provider_gate.h"
 #include "ngx_http_provider_gate_curl.h"
 
 
@@ -289,7 +290,7 @@ ngx_http_provider_gate_curl_create(ngx_msec_t timeout, size_t max_body,
 #endif
 
     curl_easy_setopt(easy, CURLOPT_USERAGENT,
-                     "nginx-provider-gate/" NGINX_VERSION);
+                     "nginx-provider-gate/" NGX_HTTP_PROVIDER_GATE_VERSION);
 
     return t;
 }

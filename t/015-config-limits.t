@@ -405,8 +405,10 @@ location = /errors {
 --- response_body_like eval
 [
     qr/^OK$/,
-    # exactly one warning, though the provider was polled several times
-    qr/\A(?:(?!tls_verify off).)*\[warn\][^\n]*provider "kie" has "tls_verify off": the certificate of its balance endpoint is not checked, and its credential goes to whoever answers in \S+nginx\.conf:\d+\n(?:(?!tls_verify off).)*\z/s,
+    # one warning, though the provider was polled ten times; an nginx
+    # built with the default --error-log-path writes the start-up copy
+    # for the console into the same file, hence at most two
+    qr/\A(?:(?:(?!tls_verify off).)*\[warn\][^\n]*provider "kie" has "tls_verify off": the certificate of its balance endpoint is not checked, and its credential goes to whoever answers in \S+nginx\.conf:\d+\n){1,2}(?:(?!tls_verify off).)*\z/s,
 ]
 
 
