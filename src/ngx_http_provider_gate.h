@@ -330,6 +330,7 @@ typedef struct {
     ngx_hash_keys_arrays_t        *names_keys;   /* while parsing */
     ngx_hash_t                     names;        /* name: provider_t * */
     ngx_array_t                    webhooks;     /* webhook_t */
+    ngx_array_t                   *regexes;      /* compiled, shared */
     ngx_array_t                    gates;        /* gate_t * to resolve */
     ngx_shm_zone_t                *shm_zone;
     ngx_str_t                      state_file;    /* empty: none */

@@ -23,6 +23,13 @@
 #define NGX_HTTP_PROVIDER_GATE_CA_MAX          (4 * 1024 * 1024)
 
 
+/* a compiled passive pattern, shared by the providers that use it */
+typedef struct {
+    ngx_str_t                       pattern;
+    pg_regex_t                     *regex;
+} ngx_http_provider_gate_regex_t;
+
+
 static char *ngx_http_provider_gate_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_provider_gate_provider_done(ngx_conf_t *cf,
@@ -60,6 +67,8 @@ static char *ngx_http_provider_gate_provider_passive(ngx_conf_t *cf,
 static ngx_http_provider_gate_rule_t *ngx_http_provider_gate_provider_rule(
     ngx_conf_t *cf, ngx_http_provider_gate_provider_t *p, ngx_str_t *status,
     ngx_str_t *match, char *err, size_t errlen);
+static pg_regex_t *ngx_http_provider_gate_provider_regex(ngx_conf_t *cf,
+    ngx_str_t *pattern, char *err, size_t errlen);
 static void ngx_http_provider_gate_provider_regex_free(void *data);
 static char *ngx_http_provider_gate_provider_apply(ngx_conf_t *cf,
     ngx_http_provider_gate_provider_t *p, const pg_preset_t *preset,
@@ -1739,8 +1748,6 @@ ngx_http_provider_gate_provider_rule(ngx_conf_t *cf,
     u_char                         *s, *last, *end;
     ngx_int_t                       n;
     ngx_uint_t                     *code;
-    pg_regex_t                     *re;
-    ngx_pool_cleanup_t             *cln;
     ngx_http_provider_gate_rule_t  *rule;
 
     if (status->len == 0 && match->len == 0) {
@@ -1806,23 +1813,79 @@ ngx_http_provider_gate_provider_rule(ngx_conf_t *cf,
     }
 
     if (match->len) {
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
+        rule->regex = ngx_http_provider_gate_provider_regex(cf, match, err,
+                                                            errlen);
+        if (rule->regex == NULL) {
             return NULL;
         }
-
-        re = pg_regex_compile((char *) match->data, match->len, err, errlen);
-        if (re == NULL) {
-            return NULL;
-        }
-
-        cln->handler = ngx_http_provider_gate_provider_regex_free;
-        cln->data = re;
-
-        rule->regex = re;
     }
 
     return rule;
+}
+
+
+/*
+ * A pattern is compiled once per configuration, however many providers
+ * use it: 10,000 providers of one preset would otherwise each hold their
+ * own pcre2 code and JIT memory, some 20 KiB apiece in every worker.  A
+ * compiled pattern is only read when matching (its match data is
+ * scratch, used within one call), so providers may share it.
+ */
+
+static pg_regex_t *
+ngx_http_provider_gate_provider_regex(ngx_conf_t *cf, ngx_str_t *pattern,
+    char *err, size_t errlen)
+{
+    ngx_uint_t                           i;
+    pg_regex_t                          *re;
+    ngx_pool_cleanup_t                  *cln;
+    ngx_http_provider_gate_regex_t      *known;
+    ngx_http_provider_gate_main_conf_t  *pmcf;
+
+    pmcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_provider_gate_module);
+
+    if (pmcf->regexes == NULL) {
+        pmcf->regexes = ngx_array_create(cf->pool, 4,
+                                      sizeof(ngx_http_provider_gate_regex_t));
+        if (pmcf->regexes == NULL) {
+            return NULL;
+        }
+    }
+
+    known = pmcf->regexes->elts;
+
+    for (i = 0; i < pmcf->regexes->nelts; i++) {
+        if (known[i].pattern.len == pattern->len
+            && ngx_memcmp(known[i].pattern.data, pattern->data, pattern->len)
+               == 0)
+        {
+            return known[i].regex;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    re = pg_regex_compile((char *) pattern->data, pattern->len, err, errlen);
+    if (re == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_provider_gate_provider_regex_free;
+    cln->data = re;
+
+    known = ngx_array_push(pmcf->regexes);
+    if (known == NULL) {
+        return NULL;
+    }
+
+    known->pattern = *pattern;
+    known->regex = re;
+
+    return re;
 }
 
 
