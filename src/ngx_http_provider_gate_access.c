@@ -24,9 +24,9 @@
 static ngx_uint_t ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
     ngx_http_provider_gate_loc_conf_t *plcf);
 static ngx_uint_t ngx_http_provider_gate_access_may_pay(
-    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, ngx_array_t *paid,
+    ngx_http_provider_gate_gate_t **gates, ngx_uint_t n, void *paid,
     u_char *blocked);
-static ngx_uint_t ngx_http_provider_gate_access_paid(ngx_array_t *paid,
+static ngx_uint_t ngx_http_provider_gate_access_paid(void *paid,
     ngx_http_provider_gate_provider_t *p);
 static pg_amount_t ngx_http_provider_gate_access_cost(ngx_http_request_t *r,
     ngx_http_provider_gate_gate_t *g);
@@ -123,9 +123,10 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     uint32_t                             debited, todo;
     u_char                              *blocked;
     ngx_int_t                            rc;
+    void                                *paid;
     ngx_uint_t                           i, n, failover, decided, fresh;
-    ngx_uint_t                          *ids;
-    ngx_array_t                         *paid;
+    ngx_uint_t                          *ids, one;
+    ngx_array_t                         *list;
     pg_amount_t                          cost[NGX_HTTP_PROVIDER_GATE_MAX_GATES];
     ngx_http_variable_value_t           *vv;
     ngx_http_provider_gate_gate_t      **gates;
@@ -188,7 +189,7 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
     }
 
     vv = &r->variables[pmcf->paid_index];
-    paid = vv->valid ? (ngx_array_t *) vv->data : NULL;
+    paid = vv->valid ? (void *) vv->data : NULL;
 
     /*
      * The body's fields price the request: read it first, unless a
@@ -259,23 +260,38 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
         }
 
         /*
-         * The providers paid for go into a hidden variable, as a list of
-         * their indexes in the request's pool in place of the value: it
-         * survives internal redirects, which may reach a location with
-         * other gates, and a request passes a few gates at most.  Room is
-         * made before anything is committed.
+         * The providers paid for go into a hidden variable in place of its
+         * value: it survives internal redirects, which may reach a location
+         * with other gates.  The usual one provider is its index, tagged
+         * in the pointer's low bit, with no allocation; more are a list of
+         * indexes in the request's pool.  Room is made before anything is
+         * committed.
          */
 
-        ids = NULL;
+        ids = &one;
 
-        if (decided) {
-            if (paid == NULL) {
-                paid = ngx_array_create(r->pool, decided, sizeof(ngx_uint_t));
+        if (decided > 1 || (decided && paid)) {
+            if (paid == NULL || ((uintptr_t) paid & 1)) {
+                list = ngx_array_create(r->pool, decided + 1,
+                                        sizeof(ngx_uint_t));
+
+                if (list && paid) {
+                    ids = ngx_array_push(list);
+
+                    if (ids == NULL) {
+                        list = NULL;
+
+                    } else {
+                        *ids = (uintptr_t) paid >> 1;
+                    }
+                }
+
+            } else {
+                list = paid;
             }
 
-            if (paid) {
-                ids = ngx_array_push_n(paid, decided);
-            }
+            ids = list ? ngx_array_push_n(list, decided) : NULL;
+            paid = list;
 
             if (ids == NULL) {
                 for (i = 0; i < n; i++) {
@@ -307,6 +323,10 @@ ngx_http_provider_gate_access_handler(ngx_http_request_t *r)
                                     &gates[i]->provider->node->passed, 1);
                 ids[fresh++] = gates[i]->provider->index;
             }
+        }
+
+        if (ids == &one && fresh) {
+            paid = (void *) ((uintptr_t) one << 1 | 1);
         }
 
         vv->data = (u_char *) paid;
@@ -605,7 +625,7 @@ ngx_http_provider_gate_access_bypassed(ngx_http_request_t *r,
 
 static ngx_uint_t
 ngx_http_provider_gate_access_may_pay(ngx_http_provider_gate_gate_t **gates,
-    ngx_uint_t n, ngx_array_t *paid, u_char *blocked)
+    ngx_uint_t n, void *paid, u_char *blocked)
 {
     int                                 stale;
     ngx_uint_t                          i;
@@ -1120,21 +1140,30 @@ ngx_http_provider_gate_access_json(ngx_http_request_t *r)
 }
 
 
-/* whether the request has paid for the provider: a few entries at most */
+/*
+ * Whether the request has paid for the provider: "paid" is NULL, one
+ * index tagged in the low bit, or a list of a few indexes.
+ */
 
 static ngx_uint_t
-ngx_http_provider_gate_access_paid(ngx_array_t *paid,
+ngx_http_provider_gate_access_paid(void *paid,
     ngx_http_provider_gate_provider_t *p)
 {
-    ngx_uint_t   i, *ids;
+    ngx_uint_t    i, *ids;
+    ngx_array_t  *list;
 
     if (paid == NULL) {
         return 0;
     }
 
-    ids = paid->elts;
+    if ((uintptr_t) paid & 1) {
+        return ((uintptr_t) paid >> 1) == p->index;
+    }
 
-    for (i = 0; i < paid->nelts; i++) {
+    list = paid;
+    ids = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
         if (ids[i] == p->index) {
             return 1;
         }
