@@ -380,6 +380,8 @@ extern ngx_module_t  ngx_http_provider_gate_module;
 /* provider.c */
 char *ngx_http_provider_gate_provider(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_provider_gate_provider_pem(ngx_conf_t *cf, ngx_str_t *ca,
+    ngx_str_t *what, ngx_str_t *file);
 
 /* module.c */
 ngx_http_provider_gate_provider_t *ngx_http_provider_gate_find(

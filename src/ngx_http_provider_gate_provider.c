@@ -84,8 +84,6 @@ static ngx_int_t ngx_http_provider_gate_provider_subject(ngx_conf_t *cf,
     ngx_str_t *what);
 static ngx_int_t ngx_http_provider_gate_provider_token(ngx_str_t *s);
 static ngx_int_t ngx_http_provider_gate_provider_text(ngx_str_t *s);
-static ngx_int_t ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *file);
 
 
 static ngx_conf_enum_t  ngx_http_provider_gate_provider_methods[] = {
@@ -868,7 +866,9 @@ ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_provider_gate_provider_pem(cf, p, &value[1]) != NGX_OK) {
+    if (ngx_http_provider_gate_provider_pem(cf, &p->ca, &what, &value[1])
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -882,9 +882,9 @@ ngx_http_provider_gate_provider_ca_file(ngx_conf_t *cf, ngx_command_t *cmd,
  * OpenSSL that nginx and libcurl both use, and must hold a certificate.
  */
 
-static ngx_int_t
-ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
-    ngx_http_provider_gate_provider_t *p, ngx_str_t *file)
+ngx_int_t
+ngx_http_provider_gate_provider_pem(ngx_conf_t *cf, ngx_str_t *ca,
+    ngx_str_t *what, ngx_str_t *file)
 {
 #if (NGX_OPENSSL)
 
@@ -898,7 +898,7 @@ ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
 
     ERR_clear_error();
 
-    bio = BIO_new_mem_buf(p->ca.data, (int) p->ca.len);
+    bio = BIO_new_mem_buf(ca->data, (int) ca->len);
     if (bio == NULL) {
         return NGX_ERROR;
     }
@@ -923,9 +923,8 @@ ngx_http_provider_gate_provider_pem(ngx_conf_t *cf,
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "ca_file of provider \"%V\": \"%V\" holds no "
-                           "PEM certificate (\"-----BEGIN CERTIFICATE-----"
-                           "\")", &p->name, file);
+                           "%V: \"%V\" holds no PEM certificate "
+                           "(\"-----BEGIN CERTIFICATE-----\")", what, file);
     }
 
     return rc;

@@ -253,7 +253,9 @@ ngx_http_provider_gate_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             if (ngx_http_provider_gate_secret_read_file(cf, &s, &what,
                                        NGX_HTTP_PROVIDER_GATE_WEBHOOK_CA_MAX,
                                        &wh->ca)
-                != NGX_OK)
+                != NGX_OK
+                || ngx_http_provider_gate_provider_pem(cf, &wh->ca, &what, &s)
+                   != NGX_OK)
             {
                 return NGX_CONF_ERROR;
             }

@@ -170,7 +170,16 @@ qr/\[emerg\] .*"alert_before"[^\n]*provider "burn"[^\n]* in \S+nginx\.conf:\d+/
 
 
 
-=== TEST 14: every parameter at once starts and serves; the same URL in two formats is two webhooks
+=== TEST 14: a ca_file that holds no PEM certificate, as for providers
+--- http_config
+provider_gate_webhook https://hooks.example.com/T0KEN ca_file=nginx.conf;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*ca_file of provider_gate_webhook: "nginx\.conf" holds no PEM certificate \("-----BEGIN CERTIFICATE-----"\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: every parameter at once starts and serves; the same URL in two formats is two webhooks
 --- http_config
 provider_gate_webhook https://user@hooks.example.com:8443/T0KEN?x=1
     secret=env:PG_HOOK_SECRET format=slack repeat=1h timeout=2s retries=0
@@ -185,7 +194,7 @@ GET /t
 
 
 
-=== TEST 15: tls_verify=off warns, naming only the host
+=== TEST 16: tls_verify=off warns, naming only the host
 --- http_config
 provider_gate_webhook https://hooks.example.com/T0KEN tls_verify=off;
 --- request
